@@ -1,0 +1,175 @@
+# Merkazia: one non-recursive GNU Makefile for libcommon.a, the six daemons,
+# the tools, the unit tests, the fuzz targets and the checks.
+#
+# Two flavours never mix objects: the release build (build/release, binaries
+# in build/bin) and the ASan/UBSan build (SANITIZE=address,undefined:
+# build/asan, binaries in build/asan/bin). `make check` builds both and runs
+# every test on the sanitizer build; see docs/testing.md.
+
+DAEMONS  := gateway stt-worker llm-worker tts-worker crm-store watchdog
+TOOLS    := $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c))))
+
+SANITIZE ?=
+BUILD    := build/$(if $(SANITIZE),asan,release)
+BINDIR   := $(if $(SANITIZE),build/asan/bin,build/bin)
+WERROR   ?= 1
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+BUILD_ID := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
+PKGS     := libevent libevent_pthreads nanomsg jansson libcurl libpq openssl \
+            libsodium libsystemd sndfile soxr espeak-ng libbsd-overlay
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC       ?= cc
+CPPFLAGS += -Icommon -MMD -MP -D_GNU_SOURCE $(PKG_CFLAGS) \
+            -DMERKAZIA_VERSION='"$(VERSION)"' -DMERKAZIA_BUILD_ID='"$(BUILD_ID)"'
+WARN     := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
+            -Wcast-qual -Wcast-align -Wformat=2 -Wformat-security -Wvla \
+            -Wwrite-strings -Wundef -Wimplicit-fallthrough -Wnull-dereference \
+            -Wconversion -Wno-sign-conversion -Wdouble-promotion \
+            $(if $(filter 1,$(WERROR)),-Werror)
+GCCWARN  := $(if $(findstring clang,$(shell $(CC) --version 2>/dev/null)),,-Wlogical-op -Wduplicated-cond -Wduplicated-branches)
+ifeq ($(SANITIZE),)
+OPT      := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+HARDLD   := -pie -Wl,-z,relro,-z,now
+else
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fPIE
+HARDLD   := -pie -fsanitize=$(SANITIZE) -Wl,-z,relro,-z,now
+endif
+CFLAGS   ?=
+CFLAGS   += $(OPT) $(WARN) $(GCCWARN)
+LDFLAGS  += $(HARDLD)
+LDLIBS   += $(PKG_LIBS) -lhttp_parser -lwslay -lwebrtc_audio_processing -lm -lpthread
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_LIB := $(BUILD)/libcommon.a
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+
+.PHONY: all deps check check-unit check-e2e lint asan fuzz format \
+        format-check cppcheck clang-tidy check-includes tests demo clean \
+        install valgrind
+
+all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%)
+
+deps:
+	@tools/deps
+
+$(COMMON_LIB): $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+# A daemon's objects other than main.o also go into a per-daemon archive so
+# unit tests can link one concern of a daemon without its main().
+define daemon
+$(BINDIR)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(COMMON_LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon,$(d))))
+
+define tool
+$(BINDIR)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(COMMON_LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool,$(t))))
+
+# Unit tests: tests/unit/test_<module>.c links libcommon.a and, when the name
+# is test_<daemon-with-underscores>_*.c, that daemon's archive.
+daemon_of = $(firstword $(foreach d,$(DAEMONS),$(if $(filter test_$(subst -,_,$(d))_%,$(1)),$(d))))
+define unit
+$(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $(if $(call daemon_of,$(1)),$(BUILD)/lib$(call daemon_of,$(1)).a) $(COMMON_LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
+endef
+$(foreach u,$(patsubst tests/unit/%.c,%,$(UNIT_SRC)),$(eval $(call unit,$(u))))
+
+# Fuzz corpus replay: every target's fuzz file linked with replay.c, run over
+# tests/fuzz/corpus/<target>/ under the sanitizer build.
+define fuzzreplay
+$(BUILD)/tests/replay_$(1): $(BUILD)/tests/fuzz/fuzz_$(1).o $(BUILD)/tests/fuzz/replay.o $(COMMON_LIB) $(wildcard $(BUILD)/lib*.a)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach f,$(FUZZ_TARGETS),$(eval $(call fuzzreplay,$(f))))
+
+tests: all $(UNIT_BINS) $(FUZZ_TARGETS:%=$(BUILD)/tests/replay_%) \
+       $(foreach d,$(DAEMONS),$(BUILD)/lib$(d).a)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# libFuzzer builds (clang), by hand: make fuzz; run build/fuzz/fuzz_<t>.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -D_GNU_SOURCE $(PKG_CFLAGS)
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -DMERKAZIA_VERSION='"$(VERSION)"' -DMERKAZIA_BUILD_ID='"fuzz"' \
+	    -o $@ $< $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$(wildcard $(d)/*.c))) \
+	    $(LDLIBS)
+
+asan:
+	$(MAKE) SANITIZE=address,undefined all tests
+
+# Everything CI runs; ends with "N passed, N failed".
+check: deps
+	$(MAKE) all
+	$(MAKE) SANITIZE=address,undefined all tests
+	tests/check
+
+check-unit: deps
+	$(MAKE) SANITIZE=address,undefined all tests
+	tests/check unit
+
+check-e2e: deps
+	$(MAKE) all
+	$(MAKE) SANITIZE=address,undefined all tests
+	tests/check e2e
+
+demo: deps
+	$(MAKE) all
+	tools/demo
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format:
+	clang-format -i $(C_FILES)
+
+format-check:
+	clang-format --dry-run -Werror $(C_FILES)
+
+cppcheck:
+	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
+	    --inline-suppr --suppress=missingIncludeSystem -Icommon -D__GNUC__ \
+	    $(C_FILES)
+
+check-includes:
+	tests/check-includes
+
+clang-tidy:
+	$(MAKE) clean-release
+	bear --output compile_commands.json -- $(MAKE) all
+	clang-tidy --quiet $(filter %.c,$(C_FILES))
+
+lint: deps format-check cppcheck check-includes clang-tidy
+
+clean-release:
+	rm -rf build/release build/bin
+
+valgrind:
+	$(MAKE) BUILD=build/valgrind OPT='-O0 -g' all
+
+clean:
+	rm -rf build compile_commands.json
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
