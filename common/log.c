@@ -30,7 +30,7 @@ static struct {
 } log_state = {"merkazia", "", LOG_LEVEL_INFO, 2, {NULL}, 0};
 
 static const char *const log_level_names[] = {
-	"debug", "info", "warn", "error", "fatal"};
+    "debug", "info", "warn", "error", "fatal"};
 
 void
 log_init(const char *daemon, const char *instance)
@@ -50,8 +50,8 @@ log_set_level(enum log_level level)
 int
 log_level_parse(const char *s, enum log_level *out)
 {
-	for (size_t i = 0; i < sizeof(log_level_names) / sizeof(*log_level_names);
-	     i++) {
+	for (size_t i = 0;
+	     i < sizeof(log_level_names) / sizeof(*log_level_names); i++) {
 		if (strcmp(s, log_level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
@@ -101,8 +101,8 @@ log_redact(const char *s)
 
 		while ((hit = strstr(out, sec)) != NULL) {
 			size_t pre = (size_t)(hit - out);
-			char *n = xasprintf("%.*s%s%s", (int)pre, out, mask,
-			    hit + sl);
+			char *n = xasprintf(
+			    "%.*s%s%s", (int)pre, out, mask, hit + sl);
 
 			free(out);
 			out = n;
@@ -237,10 +237,9 @@ log_emit(enum log_level level, const struct log_ctx *ctx, json_t *fields,
 		const char *key;
 		json_t *val;
 
-		json_object_foreach(fields, key, val)
-		{
-			char *enc = json_dumps(val,
-			    JSON_ENCODE_ANY | JSON_COMPACT);
+		json_object_foreach(fields, key, val) {
+			char *enc =
+			    json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
 
 			if (enc == NULL)
 				continue;
@@ -275,6 +274,9 @@ log_emit(enum log_level level, const struct log_ctx *ctx, json_t *fields,
 }
 
 /* Format with an errno suffix: "msg: strerror". */
+static void log_errno(enum log_level level, const char *fmt, va_list ap)
+    LOG_PRINTF(2, 0);
+
 static void
 log_errno(enum log_level level, const char *fmt, va_list ap)
 {
@@ -287,12 +289,12 @@ log_errno(enum log_level level, const char *fmt, va_list ap)
 	free(m);
 }
 
-#define LOG_VA(level, ctx, fields)                                             \
-	do {                                                                   \
-		va_list ap;                                                    \
-		va_start(ap, fmt);                                             \
-		log_emit(level, ctx, fields, fmt, ap);                         \
-		va_end(ap);                                                    \
+#define LOG_VA(level, ctx, fields)                     \
+	do {                                           \
+		va_list ap;                            \
+		va_start(ap, fmt);                     \
+		log_emit(level, ctx, fields, fmt, ap); \
+		va_end(ap);                            \
 	} while (0)
 
 void

@@ -38,7 +38,10 @@ struct log_ctx {
 	long turn;
 };
 
-#define LOG_CTX_NONE {NULL, NULL, 0, -1}
+#define LOG_CTX_NONE              \
+	{                         \
+		NULL, NULL, 0, -1 \
+	}
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -50,17 +53,17 @@ void log_set_fd(int fd);
 void log_add_secret(const char *value);
 void log_clear_secrets(void);
 char *log_redact(const char *s);
-void log_emit(enum log_level level, const struct log_ctx *ctx,
-    json_t *fields, const char *fmt, va_list ap) LOG_PRINTF(4, 0);
+void log_emit(enum log_level level, const struct log_ctx *ctx, json_t *fields,
+    const char *fmt, va_list ap) LOG_PRINTF(4, 0);
 void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
-void log_call(enum log_level level, const struct log_ctx *ctx,
-    const char *fmt, ...) LOG_PRINTF(3, 4);
-void log_fields(enum log_level level, const struct log_ctx *ctx,
-    json_t *fields, const char *fmt, ...) LOG_PRINTF(4, 5);
+void log_call(enum log_level level, const struct log_ctx *ctx, const char *fmt,
+    ...) LOG_PRINTF(3, 4);
+void log_fields(enum log_level level, const struct log_ctx *ctx, json_t *fields,
+    const char *fmt, ...) LOG_PRINTF(4, 5);
 void fatal(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 void fatalx(const char *fmt, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 

@@ -11,8 +11,7 @@
 
 #include "xmalloc.h"
 
-static void __attribute__((noreturn))
-xmalloc_die(size_t n)
+static void __attribute__((noreturn)) xmalloc_die(size_t n)
 {
 	fprintf(stderr,
 	    "{\"level\":\"fatal\",\"msg\":\"out of memory allocating %zu "

@@ -23,10 +23,10 @@ void *xmemdup(const void *p, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Free p and set it to NULL. */
-#define X_FREE(p)                                                              \
-	do {                                                                   \
-		free(p);                                                       \
-		(p) = NULL;                                                    \
+#define X_FREE(p)           \
+	do {                \
+		free(p);    \
+		(p) = NULL; \
 	} while (0)
 
 #endif

@@ -1,0 +1,46 @@
+/*
+ * gateway: the only process that accepts connections from outside.
+ *
+ * Manual. The gateway answers Twilio's webhooks and Media Streams, the
+ * browser's API and the ops endpoints, holds the state of every live call,
+ * and conducts the stateless workers: it binds one PUSH endpoint per stage
+ * (JOBS_STT, JOBS_LLM, JOBS_TTS), the RESULTS endpoint that every job names
+ * as its reply address, the CANCEL and CALL_EVENTS publishers, and its own
+ * heartbeat follower (HEALTH_GATEWAY); it connects to crm-store (STORE,
+ * STORE_CHANGES). It logs each worker's live/lost transition.
+ *
+ * Settings: see --check-config and docs/configuration.md. Signals:
+ * SIGTERM/SIGINT stop taking calls, drain within MERKAZIA_DRAIN_MS, exit 0.
+ */
+#include "gateway.h"
+#include "log.h"
+#include "settings.h"
+
+static const struct config_key gateway_config[] = {
+    {"MERKAZIA_HTTP_LISTEN", CONFIG_STRING, "127.0.0.1:8080", 0, 0, 0,
+	"address:port the HTTP server binds (port 0: any free port)"},
+    {"MERKAZIA_TWILIO_SIGNATURE_CHECK", CONFIG_BOOL, "1", 0, 0, 0,
+	"verify X-Twilio-Signature (0 only for local development)"},
+    {"MERKAZIA_DEFAULT_BUSINESS", CONFIG_STRING, NULL, 0, 0, 0,
+	"business that answers numbers no business owns; unset: such "
+	"calls hear 'not in service'"},
+    {NULL, CONFIG_STRING, NULL, 0, 0, 0, NULL},
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct daemon_spec spec = {
+	    .name = "gateway",
+	    .summary = "Twilio webhooks, Media Streams, browser API; "
+		       "conducts the workers",
+	    .config = {settings_twilio, settings_public, settings_follow,
+		gateway_config},
+	    .init = gateway_init,
+	    .stop = gateway_stop,
+	    .drained = gateway_drained,
+	    .shutdown = gateway_shutdown,
+	};
+
+	return daemon_run(&spec, argc, argv);
+}
