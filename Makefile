@@ -94,9 +94,10 @@ endef
 $(foreach u,$(patsubst tests/unit/%.c,%,$(UNIT_SRC)),$(eval $(call unit,$(u))))
 
 # Fuzz corpus replay: every target's fuzz file linked with replay.c, run over
-# tests/fuzz/corpus/<target>/ under the sanitizer build.
+# tests/fuzz/corpus/<target>/ under the sanitizer build. A target that
+# exercises a daemon's file names it: FUZZ_DAEMON_<target> := gateway.
 define fuzzreplay
-$(BUILD)/tests/replay_$(1): $(BUILD)/tests/fuzz/fuzz_$(1).o $(BUILD)/tests/fuzz/replay.o $(COMMON_LIB) $(wildcard $(BUILD)/lib*.a)
+$(BUILD)/tests/replay_$(1): $(BUILD)/tests/fuzz/fuzz_$(1).o $(BUILD)/tests/fuzz/replay.o $(if $(FUZZ_DAEMON_$(1)),$(BUILD)/lib$(FUZZ_DAEMON_$(1)).a) $(COMMON_LIB)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -115,7 +116,8 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -DMERKAZIA_VERSION='"$(VERSION)"' -DMERKAZIA_BUILD_ID='"fuzz"' \
-	    -o $@ $< $(COMMON_SRC) $(foreach d,$(DAEMONS),$(filter-out $(d)/main.c,$(wildcard $(d)/*.c))) \
+	    -o $@ $< $(COMMON_SRC) \
+	    $(if $(FUZZ_DAEMON_$*),$(filter-out $(FUZZ_DAEMON_$*)/main.c,$(wildcard $(FUZZ_DAEMON_$*)/*.c))) \
 	    $(LDLIBS)
 
 asan:
