@@ -121,25 +121,25 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC)
 	    $(LDLIBS)
 
 asan:
-	$(MAKE) SANITIZE=address,undefined all tests
+	$(MAKE) -j2 SANITIZE=address,undefined all tests
 
 # Everything CI runs; ends with "N passed, N failed".
 check: deps
-	$(MAKE) all
-	$(MAKE) SANITIZE=address,undefined all tests
+	$(MAKE) -j2 all
+	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	tests/check
 
 check-unit: deps
-	$(MAKE) SANITIZE=address,undefined all tests
+	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	tests/check unit
 
 check-e2e: deps
-	$(MAKE) all
-	$(MAKE) SANITIZE=address,undefined all tests
+	$(MAKE) -j2 all
+	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	tests/check e2e
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j2 all
 	tools/demo
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -158,15 +158,15 @@ cppcheck:
 check-includes:
 	tests/check-includes
 
+# clang-tidy needs a compilation database: a throw-away build under bear.
+TIDY_SRC = $(filter common/% $(DAEMONS:%=%/%) tools/%,$(filter %.c,$(C_FILES)))
 clang-tidy:
-	$(MAKE) clean-release
-	bear --output compile_commands.json -- $(MAKE) all
-	clang-tidy --quiet $(filter %.c,$(C_FILES))
+	rm -rf build/tidy && mkdir -p build/tidy
+	bear --output build/tidy/compile_commands.json -- \
+	    $(MAKE) -s -B BUILD=build/tidy/obj BINDIR=build/tidy/bin all
+	clang-tidy -p build/tidy --quiet --extra-arg=-Wno-unknown-warning-option $(TIDY_SRC)
 
 lint: deps format-check cppcheck check-includes clang-tidy
-
-clean-release:
-	rm -rf build/release build/bin
 
 valgrind:
 	$(MAKE) BUILD=build/valgrind OPT='-O0 -g' all

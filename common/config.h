@@ -53,7 +53,7 @@ enum config_source {
 };
 
 #define CONFIG_LINE_MAX 8192
-#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_FILE_MAX (1024L * 1024L)
 
 struct config;
 

@@ -109,7 +109,8 @@ daemon_drain_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	{
-		struct timeval tv = {0, DAEMON_DRAIN_POLL_MS * 1000};
+		struct timeval tv = {
+		    0, (suseconds_t)DAEMON_DRAIN_POLL_MS * 1000};
 
 		evtimer_add(st->drain, &tv);
 	}
@@ -332,7 +333,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char **argv)
 		st.state_dir = xstrdup(sd);
 		endpoints_set_runtime_dir(st.runtime_dir);
 	}
-	signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGPIPE, SIG_IGN);
 	st.d.base = event_base_new();
 	if (st.d.base == NULL)
 		fatalx("cannot create the event loop");
@@ -346,7 +347,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char **argv)
 	if (spec->timers != NULL) {
 		for (const struct daemon_timer *t = spec->timers; t->name; t++)
 			st.ntimers++;
-		st.timers = xcalloc(st.ntimers, sizeof(*st.timers));
+		st.timers = xcalloc(st.ntimers, sizeof(struct event *));
 		tctx = xcalloc(st.ntimers, sizeof(*tctx));
 		for (size_t i = 0; i < st.ntimers; i++) {
 			struct timeval tv;
@@ -355,7 +356,8 @@ daemon_run(const struct daemon_spec *spec, int argc, char **argv)
 			tctx[i].t = &spec->timers[i];
 			tv.tv_sec = spec->timers[i].interval_ms / 1000;
 			tv.tv_usec =
-			    (spec->timers[i].interval_ms % 1000) * 1000;
+			    (suseconds_t)(spec->timers[i].interval_ms % 1000) *
+			    1000;
 			st.timers[i] = event_new(st.d.base, -1, EV_PERSIST,
 			    daemon_timer_fire, &tctx[i]);
 			event_add(st.timers[i], &tv);

@@ -76,8 +76,8 @@ struct health_pub *
 health_pub_new(struct event_base *base, const char *stage, const char *instance)
 {
 	struct health_pub *p = xcalloc(1, sizeof(*p));
-	struct timeval tv = {
-	    HEALTH_INTERVAL_MS / 1000, (HEALTH_INTERVAL_MS % 1000) * 1000};
+	struct timeval tv = {HEALTH_INTERVAL_MS / 1000,
+	    (suseconds_t)(HEALTH_INTERVAL_MS % 1000) * 1000};
 	char *gw = endpoints_address(ENDPOINT_HEALTH_GATEWAY);
 	char *wd = endpoints_address(ENDPOINT_HEALTH_WATCHDOG);
 	int rc;

@@ -53,7 +53,7 @@ struct event_base;
 struct httpc;
 struct httpc_req;
 
-#define HTTPC_MAX_BODY	  (32u * 1024u * 1024u)
+#define HTTPC_MAX_BODY	  ((size_t)32 * 1024 * 1024)
 #define HTTPC_MAX_HEADERS 128
 #define HTTPC_CONNECT_MS  5000L
 

@@ -152,36 +152,36 @@ log_put_string(FILE *f, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 
-	fputc('"', f);
+	(void)fputc('"', f);
 	while (n > 0) {
 		size_t l;
 
 		if (*p == '"' || *p == '\\') {
-			fputc('\\', f);
-			fputc(*p, f);
+			(void)fputc('\\', f);
+			(void)fputc(*p, f);
 			l = 1;
 		} else if (*p == '\n') {
-			fputs("\\n", f);
+			(void)fputs("\\n", f);
 			l = 1;
 		} else if (*p == '\t') {
-			fputs("\\t", f);
+			(void)fputs("\\t", f);
 			l = 1;
 		} else if (*p == '\r') {
-			fputs("\\r", f);
+			(void)fputs("\\r", f);
 			l = 1;
 		} else if (*p < 0x20 || *p == 0x7f) {
-			fprintf(f, "\\u%04x", *p);
+			(void)fprintf(f, "\\u%04x", *p);
 			l = 1;
 		} else if ((l = log_utf8_len(p, n)) != 0) {
-			fwrite(p, 1, l, f);
+			(void)fwrite(p, 1, l, f);
 		} else {
-			fputs("\xef\xbf\xbd", f);
+			(void)fputs("\xef\xbf\xbd", f);
 			l = 1;
 		}
 		p += l;
 		n -= l;
 	}
-	fputc('"', f);
+	(void)fputc('"', f);
 }
 
 void
@@ -201,37 +201,38 @@ log_emit(enum log_level level, const struct log_ctx *ctx, json_t *fields,
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
 
 	f = open_memstream(&line, &linelen);
 	if (f == NULL) {
 		free(msg);
 		return;
 	}
-	fprintf(f, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"daemon\":", tbuf,
+	(void)fprintf(f,
+	    "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"daemon\":", tbuf,
 	    ts.tv_nsec / 1000000, log_level_names[level]);
 	log_put_string(f, log_state.daemon);
 	if (log_state.instance[0]) {
-		fputs(",\"instance\":", f);
+		(void)fputs(",\"instance\":", f);
 		log_put_string(f, log_state.instance);
 	}
-	fprintf(f, ",\"pid\":%ld", (long)getpid());
+	(void)fprintf(f, ",\"pid\":%ld", (long)getpid());
 	if (ctx != NULL) {
 		if (ctx->call_sid && ctx->call_sid[0]) {
-			fputs(",\"call_sid\":", f);
+			(void)fputs(",\"call_sid\":", f);
 			log_put_string(f, ctx->call_sid);
 		}
 		if (ctx->stream_sid && ctx->stream_sid[0]) {
-			fputs(",\"stream_sid\":", f);
+			(void)fputs(",\"stream_sid\":", f);
 			log_put_string(f, ctx->stream_sid);
 		}
 		if (ctx->job_id)
-			fprintf(f, ",\"job_id\":%llu",
+			(void)fprintf(f, ",\"job_id\":%llu",
 			    (unsigned long long)ctx->job_id);
 		if (ctx->turn >= 0)
-			fprintf(f, ",\"turn\":%ld", ctx->turn);
+			(void)fprintf(f, ",\"turn\":%ld", ctx->turn);
 	}
-	fputs(",\"msg\":", f);
+	(void)fputs(",\"msg\":", f);
 	log_put_string(f, msg);
 	if (fields != NULL && json_is_object(fields)) {
 		const char *key;
@@ -243,15 +244,15 @@ log_emit(enum log_level level, const struct log_ctx *ctx, json_t *fields,
 
 			if (enc == NULL)
 				continue;
-			fputc(',', f);
+			(void)fputc(',', f);
 			log_put_string(f, key);
-			fputc(':', f);
-			fputs(enc, f);
+			(void)fputc(':', f);
+			(void)fputs(enc, f);
 			free(enc);
 		}
 	}
-	fputs("}\n", f);
-	fclose(f);
+	(void)fputs("}\n", f);
+	(void)fclose(f);
 	free(msg);
 
 	clean = log_state.nsecrets ? log_redact(line) : line;

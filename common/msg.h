@@ -51,8 +51,8 @@
 #define MSG_HDR_SIZE	40
 #define MSG_REPLY_MAX	200
 #define MSG_SID_MAX	64
-#define MSG_JSON_MAX	(512 * 1024)
-#define MSG_BLOB_MAX	(8 * 1024 * 1024)
+#define MSG_JSON_MAX	((size_t)512 * 1024)
+#define MSG_BLOB_MAX	((size_t)8 * 1024 * 1024)
 #define MSG_MAX                                                      \
 	(MSG_HDR_SIZE + MSG_REPLY_MAX + MSG_SID_MAX + MSG_JSON_MAX + \
 	    MSG_BLOB_MAX)
@@ -96,7 +96,7 @@
 
 enum msg_type {
 	MSG_NONE = 0,
-#define MSG_ENUM(name, code, doc) MSG_##name = code,
+#define MSG_ENUM(name, code, doc) MSG_##name = (code),
 	MSG_TYPES(MSG_ENUM)
 #undef MSG_ENUM
 };

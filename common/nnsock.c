@@ -44,7 +44,7 @@ nnsock_open(int protocol, bool raw, const char *name)
 {
 	struct nnsock *s;
 	int fd = nn_socket(raw ? AF_SP_RAW : AF_SP, protocol);
-	int maxsize = MSG_MAX, buf = NNSOCK_BUFSIZE, linger = 1000;
+	int maxsize = (int)MSG_MAX, buf = NNSOCK_BUFSIZE, linger = 1000;
 
 	if (fd < 0) {
 		log_warnx("nn_socket %s: %s", name, nn_strerror(nn_errno()));
@@ -281,6 +281,19 @@ nnsock_watch(struct nnsock *s, struct event_base *base,
 	return 0;
 }
 
+/* nn_iovec has no const member; nanomsg only reads what is sent. */
+static void *
+nnsock_unconst(const void *p)
+{
+	union {
+		const void *c;
+		void *v;
+	} u;
+
+	u.c = p;
+	return u.v;
+}
+
 static int
 nnsock_sendv(
     struct nnsock *s, const struct msg *m, const void *sphdr, size_t sphdr_len)
@@ -301,11 +314,11 @@ nnsock_sendv(
 	iov[n].iov_base = head;
 	iov[n++].iov_len = hl;
 	if (m->json_len) {
-		iov[n].iov_base = (void *)(uintptr_t)m->json;
+		iov[n].iov_base = nnsock_unconst(m->json);
 		iov[n++].iov_len = m->json_len;
 	}
 	if (m->blob_len) {
-		iov[n].iov_base = (void *)(uintptr_t)m->blob;
+		iov[n].iov_base = nnsock_unconst(m->blob);
 		iov[n++].iov_len = m->blob_len;
 	}
 	memset(&hdr, 0, sizeof(hdr));

@@ -191,7 +191,7 @@ msgtool_print(const void *buf, size_t len)
 		j = msgtool_to_json(&m);
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	printf("%s\n", s);
-	fflush(stdout);
+	(void)fflush(stdout);
 	free(s);
 	json_decref(j);
 }
@@ -242,7 +242,7 @@ msgtool_open(const struct msgtool_opts *o, bool sending)
 		return -1;
 	}
 	{
-		int max = MSG_MAX, t = o->timeout_ms;
+		int max = (int)MSG_MAX, t = o->timeout_ms;
 
 		nn_setsockopt(
 		    fd, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max));
@@ -415,10 +415,10 @@ main(int argc, char **argv)
 			o.want_reply = true;
 			break;
 		case 't':
-			o.timeout_ms = atoi(optarg);
+			o.timeout_ms = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'n':
-			o.count = atol(optarg);
+			o.count = strtol(optarg, NULL, 10);
 			break;
 		default:
 			msgtool_usage();
