@@ -20,6 +20,8 @@ def scenario():
           "release binaries missing in %s (run make all)" % e2e.RELEASE_BIN)
     env = dict(os.environ)
     env["MERKAZIA_DEMO_ONCE"] = "1"
+    # Port 0: tests never take the demo's fixed port (8080).
+    env["MERKAZIA_HTTP_LISTEN"] = "127.0.0.1:0"
     # In the run directory, so the runner scans the demo's logs too.
     env["MERKAZIA_DEMO_DIR"] = os.path.join(e2e.RUN_DIR, "d")
     t = time.monotonic()
