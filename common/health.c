@@ -112,6 +112,13 @@ health_pub_set(struct health_pub *p, long jobs_in_flight,
 	    last_error ? last_error : "");
 }
 
+/* Set only the jobs-in-flight count of the next heartbeats. */
+void
+health_pub_set_jobs(struct health_pub *p, long jobs_in_flight)
+{
+	p->jobs_in_flight = jobs_in_flight;
+}
+
 void
 health_pub_free(struct health_pub *p)
 {

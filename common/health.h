@@ -43,6 +43,7 @@ struct health_pub *health_pub_new(
     struct event_base *base, const char *stage, const char *instance);
 void health_pub_set(struct health_pub *p, long jobs_in_flight,
     bool provider_reachable, const char *last_error);
+void health_pub_set_jobs(struct health_pub *p, long jobs_in_flight);
 void health_pub_free(struct health_pub *p);
 struct health_follow *health_follow_new(struct event_base *base, int endpoint,
     long timeout_ms, void (*changed)(const struct health_worker *w, void *arg),

@@ -356,6 +356,17 @@ nnsock_send(struct nnsock *s, const struct msg *m)
 	return nnsock_sendv(s, m, NULL, 0);
 }
 
+/* Send an already encoded message without blocking (see nnsock_send). */
+int
+nnsock_send_bytes(struct nnsock *s, const void *buf, size_t len)
+{
+	if (nn_send(s->fd, buf, len, NN_DONTWAIT) < 0) {
+		errno = nn_errno();
+		return -1;
+	}
+	return 0;
+}
+
 /* Send m on a raw socket with the SP routing header sphdr. */
 int
 nnsock_send_raw(

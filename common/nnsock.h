@@ -59,6 +59,7 @@ int nnsock_subscribe(struct nnsock *s);
 int nnsock_watch(struct nnsock *s, struct event_base *base,
     const struct msg_handler *handlers, void *arg);
 int nnsock_send(struct nnsock *s, const struct msg *m);
+int nnsock_send_bytes(struct nnsock *s, const void *buf, size_t len);
 int nnsock_send_raw(
     struct nnsock *s, const struct msg *m, const void *sphdr, size_t sphdr_len);
 void nnsock_close(struct nnsock *s);

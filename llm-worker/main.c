@@ -28,15 +28,11 @@ static const struct msg_handler llm_job_handlers[] = {
     {0, NULL},
 };
 
-static const struct msg_handler llm_cancel_handlers[] = {
-    {0, NULL},
-};
-
 static int
 llm_init(struct daemon *d)
 {
-	d->ctx = worker_new(d, "llm", ENDPOINT_JOBS_LLM, llm_job_handlers,
-	    llm_cancel_handlers, d);
+	d->ctx = worker_new(d, "llm", ENDPOINT_JOBS_LLM, llm_job_handlers, NULL,
+	    d);
 	return d->ctx != NULL ? 0 : -1;
 }
 

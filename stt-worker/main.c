@@ -28,15 +28,11 @@ static const struct msg_handler stt_job_handlers[] = {
     {0, NULL},
 };
 
-static const struct msg_handler stt_cancel_handlers[] = {
-    {0, NULL},
-};
-
 static int
 stt_init(struct daemon *d)
 {
-	d->ctx = worker_new(d, "stt", ENDPOINT_JOBS_STT, stt_job_handlers,
-	    stt_cancel_handlers, d);
+	d->ctx = worker_new(d, "stt", ENDPOINT_JOBS_STT, stt_job_handlers, NULL,
+	    d);
 	return d->ctx != NULL ? 0 : -1;
 }
 

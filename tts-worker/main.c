@@ -32,15 +32,11 @@ static const struct msg_handler tts_job_handlers[] = {
     {0, NULL},
 };
 
-static const struct msg_handler tts_cancel_handlers[] = {
-    {0, NULL},
-};
-
 static int
 tts_init(struct daemon *d)
 {
-	d->ctx = worker_new(d, "tts", ENDPOINT_JOBS_TTS, tts_job_handlers,
-	    tts_cancel_handlers, d);
+	d->ctx = worker_new(d, "tts", ENDPOINT_JOBS_TTS, tts_job_handlers, NULL,
+	    d);
 	return d->ctx != NULL ? 0 : -1;
 }
 
