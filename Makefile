@@ -92,6 +92,12 @@ $(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $(if $(call daemon_of,$(1)),$(BU
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
 endef
 $(foreach u,$(patsubst tests/unit/%.c,%,$(UNIT_SRC)),$(eval $(call unit,$(u))))
+# ... and sees that daemon's private header.
+$(foreach d,$(DAEMONS),$(eval $(BUILD)/tests/unit/test_$(subst -,_,$(d))_%.o: CPPFLAGS += -I$(d)))
+
+FUZZ_DAEMON_http_request := gateway
+FUZZ_DAEMON_form := gateway
+FUZZ_DAEMON_twilio_sig := gateway
 
 # Fuzz corpus replay: every target's fuzz file linked with replay.c, run over
 # tests/fuzz/corpus/<target>/ under the sanitizer build. A target that

@@ -19,6 +19,12 @@
 static const struct config_key gateway_config[] = {
     {"MERKAZIA_HTTP_LISTEN", CONFIG_STRING, "127.0.0.1:8080", 0, 0, 0,
 	"address:port the HTTP server binds (port 0: any free port)"},
+    {"MERKAZIA_HTTP_READ_TIMEOUT_MS", CONFIG_INT, "15000", 100, 600000, 0,
+	"a request must arrive whole within this long of its first byte "
+	"(else 408)"},
+    {"MERKAZIA_HTTP_IDLE_TIMEOUT_MS", CONFIG_INT, "60000", 100, 3600000, 0,
+	"a keep-alive connection without a request for this long is "
+	"closed"},
     {"MERKAZIA_TWILIO_SIGNATURE_CHECK", CONFIG_BOOL, "1", 0, 0, 0,
 	"verify X-Twilio-Signature (0 only for local development)"},
     {"MERKAZIA_DEFAULT_BUSINESS", CONFIG_STRING, NULL, 0, 0, 0,

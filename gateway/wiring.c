@@ -2,9 +2,13 @@
  * The gateway's sockets: which endpoints it binds and connects, and the
  * tables that route what arrives on them. HTTP, calls and jobs live in
  * their own files; this one only wires them to the process graph of
- * common/endpoints.h.
+ * common/endpoints.h and to the HTTP listener (MERKAZIA_HTTP_LISTEN),
+ * whose bound address it logs (field "listen") and sends to systemd as
+ * STATUS=, so tests and ops can use port 0.
  */
 #include <stdlib.h>
+
+#include <jansson.h>
 
 #include "gateway.h"
 #include "log.h"
@@ -17,6 +21,40 @@ static const struct msg_handler gateway_result_handlers[] = {
 static const struct msg_handler gateway_change_handlers[] = {
     {0, NULL},
 };
+
+/* Start the HTTP server and the routes' state, and tell where it listens. */
+static int
+gateway_http_init(struct gateway *g)
+{
+	const struct config *cfg = g->d->cfg;
+	struct http_config hc = {
+	    .read_timeout_ms = config_int(cfg, "MERKAZIA_HTTP_READ_TIMEOUT_MS"),
+	    .idle_timeout_ms = config_int(cfg, "MERKAZIA_HTTP_IDLE_TIMEOUT_MS"),
+	};
+	const char *addr;
+	json_t *f;
+
+	g->http = http_server_new(g->d->base, &hc, routes_handle, g);
+	if (http_server_listen(
+		g->http, config_str(cfg, "MERKAZIA_HTTP_LISTEN")) < 0)
+		return -1;
+	addr = http_server_address(g->http);
+	if (routes_setup(g, config_str(cfg, "MERKAZIA_PUBLIC_URL"), addr,
+		config_str(cfg, "TWILIO_AUTH_TOKEN"),
+		config_bool(cfg, "MERKAZIA_TWILIO_SIGNATURE_CHECK"),
+		config_str(cfg, "MERKAZIA_DEFAULT_BUSINESS")) < 0)
+		return -1;
+	if (!g->sig_check)
+		log_warnx("MERKAZIA_TWILIO_SIGNATURE_CHECK=0: Twilio webhooks "
+			  "are accepted WITHOUT signature checks; use this "
+			  "only for local development");
+	f = json_pack("{s:s, s:s, s:s}", "listen", addr, "public_url",
+	    g->public_url, "stream_url", g->stream_url);
+	log_fields(LOG_LEVEL_INFO, NULL, f, "http: listening on %s", addr);
+	json_decref(f);
+	daemon_status(g->d, "listening on %s", addr);
+	return 0;
+}
 
 int
 gateway_init(struct daemon *d)
@@ -46,13 +84,17 @@ gateway_init(struct daemon *d)
 	    config_int(d->cfg, "MERKAZIA_HEARTBEAT_TIMEOUT_MS"), NULL, NULL);
 	if (g->health == NULL)
 		return -1;
-	return 0;
+	return gateway_http_init(g);
 }
 
+/* Stop accepting connections; requests in flight are still answered. */
 void
 gateway_stop(struct daemon *d)
 {
-	(void)d;
+	struct gateway *g = d->ctx;
+
+	if (g != NULL && g->http != NULL)
+		http_server_stop(g->http);
 }
 
 bool
@@ -60,7 +102,9 @@ gateway_drained(struct daemon *d)
 {
 	const struct gateway *g = d->ctx;
 
-	return g == NULL || g->calls_live == 0;
+	return g == NULL ||
+	       (g->calls_live == 0 &&
+		   (g->http == NULL || http_server_open(g->http) == 0));
 }
 
 void
@@ -70,6 +114,9 @@ gateway_shutdown(struct daemon *d)
 
 	if (g == NULL)
 		return;
+	http_server_free(g->http);
+	g->http = NULL;
+	routes_cleanup(g);
 	for (size_t i = 0; i < 3; i++)
 		nnsock_close(g->jobs[i]);
 	nnsock_close(g->results);
