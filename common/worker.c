@@ -171,7 +171,8 @@ worker_on_cancel_msg(struct nnsock *s, const struct msg *m, json_t *payload,
 	} else if (m->generation > w->cancels[i].generation)
 		w->cancels[i].generation = m->generation;
 	w->cancels[i].at_ms = now;
-	TAILQ_FOREACH(j, &w->inflight, entry) {
+	for (j = TAILQ_FIRST(&w->inflight); j != NULL;
+	     j = TAILQ_NEXT(j, entry)) {
 		if (j->cancelled || strcmp(j->call_sid, m->call_sid) != 0 ||
 		    j->generation > m->generation)
 			continue;
@@ -291,10 +292,9 @@ worker_send_or_queue(struct worker *w, struct nnsock *s, uint8_t *buf,
 	bool waiting = false;
 	long left = worker_job_remaining_ms(j);
 
-	TAILQ_FOREACH(p, &w->pending, entry) {
+	for (p = TAILQ_FIRST(&w->pending); p != NULL; p = TAILQ_NEXT(p, entry))
 		if (p->sock == s)
 			waiting = true;
-	}
 	if (!waiting && nnsock_send_bytes(s, buf, len) == 0) {
 		free(buf);
 		return 0;

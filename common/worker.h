@@ -86,12 +86,12 @@ struct worker {
 	struct nnsock *cancel;
 	struct health_pub *health;
 	long in_flight;
-	TAILQ_HEAD(, worker_job) inflight;
+	TAILQ_HEAD(worker_jobs, worker_job) inflight;
 	struct worker_cancel *cancels;
 	size_t ncancels;
 	struct worker_reply_sock replies[WORKER_MAX_REPLY_SOCKS];
 	size_t nreplies;
-	TAILQ_HEAD(, worker_pending) pending;
+	TAILQ_HEAD(worker_pendings, worker_pending) pending;
 	struct event *retry;
 	void (*on_cancel)(struct worker_job *job, void *arg);
 	void *arg;

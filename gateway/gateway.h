@@ -17,8 +17,9 @@
 #include "nnsock.h"
 
 /* Limits of one HTTP request (http.c); docs/gateway.md lists them. */
-#define HTTP_HEADER_BYTES_MAX ((size_t)16 * 1024) /* request line and headers \
-						   */
+#define HTTP_HEADER_BYTES_MAX                           \
+	((size_t)16 * 1024) /* request line and headers \
+			     */
 #define HTTP_HEADERS_MAX      64
 #define HTTP_URL_MAX	      ((size_t)8 * 1024)
 #define HTTP_BODY_MAX	      ((size_t)1024 * 1024)

@@ -31,8 +31,8 @@ static const struct msg_handler llm_job_handlers[] = {
 static int
 llm_init(struct daemon *d)
 {
-	d->ctx = worker_new(d, "llm", ENDPOINT_JOBS_LLM, llm_job_handlers, NULL,
-	    d);
+	d->ctx =
+	    worker_new(d, "llm", ENDPOINT_JOBS_LLM, llm_job_handlers, NULL, d);
 	return d->ctx != NULL ? 0 : -1;
 }
 

@@ -31,8 +31,8 @@ static const struct msg_handler stt_job_handlers[] = {
 static int
 stt_init(struct daemon *d)
 {
-	d->ctx = worker_new(d, "stt", ENDPOINT_JOBS_STT, stt_job_handlers, NULL,
-	    d);
+	d->ctx =
+	    worker_new(d, "stt", ENDPOINT_JOBS_STT, stt_job_handlers, NULL, d);
 	return d->ctx != NULL ? 0 : -1;
 }
 

@@ -35,8 +35,8 @@ static const struct msg_handler tts_job_handlers[] = {
 static int
 tts_init(struct daemon *d)
 {
-	d->ctx = worker_new(d, "tts", ENDPOINT_JOBS_TTS, tts_job_handlers, NULL,
-	    d);
+	d->ctx =
+	    worker_new(d, "tts", ENDPOINT_JOBS_TTS, tts_job_handlers, NULL, d);
 	return d->ctx != NULL ? 0 : -1;
 }
 
