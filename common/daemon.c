@@ -69,6 +69,20 @@ daemon_build_id(void)
 	return MERKAZIA_BUILD_ID;
 }
 
+/*
+ * Return the directory for durable state (spool files):
+ * MERKAZIA_STATE_DIR, else $STATE_DIRECTORY, else /var/lib/merkazia. Valid
+ * from the init hook on.
+ */
+const char *
+daemon_state_dir(const struct daemon *d)
+{
+	const struct daemon_state *st =
+	    (const struct daemon_state *)(const void *)d;
+
+	return st->state_dir;
+}
+
 /* Send STATUS=<text> to systemd (no-op without NOTIFY_SOCKET). */
 void
 daemon_status(struct daemon *d, const char *fmt, ...)

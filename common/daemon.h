@@ -63,5 +63,6 @@ void daemon_status(struct daemon *d, const char *fmt, ...)
 void daemon_request_stop(struct daemon *d);
 const char *daemon_version(void);
 const char *daemon_build_id(void);
+const char *daemon_state_dir(const struct daemon *d);
 
 #endif

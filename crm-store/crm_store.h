@@ -1,28 +1,150 @@
 /*
  * crm-store's private header: its state and the functions its files
  * share, grouped by file (R2).
+ *
+ * Files: main.c (settings, the manual), serve.c (sockets, dispatch,
+ * replies, crm-store's own spool, counters), db.c (libpq, the only file
+ * that includes libpq-fe.h), migrate.c (schema migrations and the demo
+ * seed, SQL embedded from the migrations folder), writes.c (STORE_WRITE),
+ * reads.c (STORE_QUERY, STORE_SYSQUERY), auth.c (AUTH_*; libsodium, the
+ * only file that includes sodium.h).
  */
 #ifndef MERKAZIA_CRM_STORE_H
 #define MERKAZIA_CRM_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "daemon.h"
 #include "health.h"
 #include "nnsock.h"
+#include "spool.h"
 
-struct store {
+/* A file of crm-store/migrations/, embedded by the Makefile. */
+struct migrate_file {
+	const char *name; /* "0001_init.sql" */
+	const char *sql;
+	size_t len;
+};
+
+extern const struct migrate_file migrate_files[];
+extern const size_t migrate_nfiles;
+
+/* How a statement went. */
+enum db_status {
+	DB_OK,
+	DB_DOWN,    /* no connection: spool writes, refuse reads */
+	DB_INVALID, /* the data was refused (SQLSTATE classes 22, 23) */
+	DB_ERROR,   /* anything else (timeout, bug) */
+};
+
+/* A named statement, prepared on every connection. */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+};
+
+struct db;
+struct db_res;
+
+/* What a request handler needs to answer. */
+struct crm_req {
+	struct crm *crm;
+	const struct msg *m;
+	const struct nnsock_rx *rx;
+};
+
+/* Counters reported by STORE_SYSQUERY stats and the logs. */
+struct crm_counters {
+	unsigned long writes;	    /* committed */
+	unsigned long duplicates;   /* writes that changed nothing */
+	unsigned long spooled;	    /* writes put in crm-store's spool */
+	unsigned long replayed;	    /* spooled writes applied later */
+	unsigned long rejected;	    /* invalid writes, unknown kinds */
+	unsigned long queries;	    /* reads answered */
+	unsigned long refused;	    /* reads refused (forbidden, invalid) */
+	unsigned long malformed;    /* messages dropped before a handler */
+	unsigned long login_ok;	    /* AUTH_LOGIN accepted */
+	unsigned long login_failed; /* AUTH_LOGIN refused */
+};
+
+struct crm {
 	struct daemon *d;
 	struct nnsock *rep;
 	struct nnsock *changes;
 	struct health_pub *health;
+	struct db *db;
+	struct spool *spool;
+	size_t spool_pending; /* records in the spool not yet applied */
+	bool schema_newer;    /* the database is ahead of this build */
+	bool setup_failed;    /* a migration or a statement failed */
 	long in_flight;
+	struct crm_counters cnt;
 };
 
 /* serve.c */
-int store_init(struct daemon *d);
-void store_stop(struct daemon *d);
-bool store_drained(struct daemon *d);
-void store_shutdown(struct daemon *d);
+int serve_init(struct daemon *d);
+void serve_stop(struct daemon *d);
+bool serve_drained(struct daemon *d);
+void serve_shutdown(struct daemon *d);
+void serve_reply(const struct crm_req *q, unsigned int type, json_t *payload);
+void serve_error(
+    const struct crm_req *q, const char *error, const char *message);
+void serve_publish(struct crm *crm, const char *kind, const char *id,
+    const char *business_id, json_t *data);
+bool serve_db_ready(struct crm *crm);
+json_t *serve_id(const char *s);
+int serve_spool(struct crm *crm, json_t *payload);
+void serve_tick(struct daemon *d);
+
+/* db.c */
+struct db *db_new(struct event_base *base, const char *url,
+    long statement_timeout_ms, long retry_max_ms,
+    int (*on_up)(struct db *db, void *arg), void *arg);
+void db_free(struct db *db);
+int db_connect(struct db *db);
+bool db_is_up(const struct db *db);
+void db_down(struct db *db, const char *why);
+int db_prepare(struct db *db, const struct db_stmt *table);
+enum db_status db_exec(struct db *db, const char *name, int nparams,
+    const char *const *params, struct db_res **out);
+enum db_status db_script(struct db *db, const char *sql);
+const char *db_error(const struct db *db);
+int db_res_rows(const struct db_res *r);
+const char *db_res_get(const struct db_res *r, int row, int col);
+void db_res_free(struct db_res *r);
+
+/* migrate.c */
+int migrate_run(struct crm *crm);
+int migrate_seed_demo(struct crm *crm);
+int migrate_latest(void);
+
+/* writes.c */
+extern const struct db_stmt writes_stmts[];
+void writes_handle(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+enum db_status writes_apply(struct crm *crm, json_t *payload, json_t **reply,
+    const char **error, char *why, size_t whylen);
+
+/* reads.c */
+extern const struct db_stmt reads_stmts[];
+void reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+void reads_sysquery(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+
+/* auth.c */
+extern const struct db_stmt auth_stmts[];
+int auth_init(void);
+int auth_admin(struct crm *crm);
+void auth_login(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+void auth_session(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+void auth_logout(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+void auth_password(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
 
 #endif

@@ -1,0 +1,388 @@
+/*
+ * Reads: STORE_QUERY (on behalf of a browser user) and STORE_SYSQUERY
+ * (what the daemons need), answered with STORE_REPLY or STORE_ERROR.
+ *
+ * Tenant isolation: every STORE_QUERY must carry the user's business_id
+ * (refused with STORE_ERROR forbidden without one), and every statement
+ * behind it has "business_id = $1" in its WHERE clause, for the rows it
+ * lists and for the rows it joins (turns and events are reached through a
+ * call of that business). STORE_SYSQUERY is for daemons only (the gateway
+ * never forwards a browser's request as one).
+ *
+ * PostgreSQL builds each answer as one JSON document (json_build_object,
+ * json_agg), so a read is one statement and one parse. Sorting and
+ * filtering come from fixed whitelists; values travel as parameters only.
+ *
+ * Hebrew search: the query text is folded the same way as the stored
+ * customers.search column (merkazia_fold: niqqud removed, final letters
+ * folded, lower case); a query of digits, spaces, +, - and brackets is
+ * matched as phone digits, so 050-123, +97250 and 97250 all find
+ * +972501234567.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crm_store.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define READS_PAGE_DEFAULT 50
+#define READS_PAGE_MAX	   200
+
+/* The text to look for in customers.search. */
+#define READS_FOLD(p)                                                    \
+	"(CASE WHEN " p " ~ '^[0-9+ ()-]+$' THEN regexp_replace(" p ", " \
+	"'\\D', '', 'g') ELSE merkazia_fold(" p ") END)"
+
+#define READS_CUSTOMER_COLS                                                 \
+	"id, phone, name, source, pipeline, stage, lead_score, sentiment, " \
+	"deal_type, cities, neighbourhoods, rooms_min, rooms_max, "         \
+	"budget_min, budget_max, property_type, timeline, need_parking, "   \
+	"need_elevator, need_mamad, need_balcony, created_at, updated_at"
+
+#define READS_CUSTOMER_WHERE                                             \
+	"business_id = $1::bigint AND ($2::text IS NULL OR "             \
+	"strpos(search, " READS_FOLD(                                    \
+	    "$2::text") ") > 0) AND ($3::text IS NULL OR stage = "       \
+			"$3) AND ($4::text IS NULL OR source = $4) AND " \
+			"($5::text IS NULL OR "                          \
+			"pipeline = $5)"
+
+#define READS_CALL_COLS                                                     \
+	"c.id, c.call_sid, c.customer_id, k.name AS customer_name, "        \
+	"c.direction, c.from_number, c.to_number, c.status, c.started_at, " \
+	"c.answered_at, c.ended_at, c.duration_s, c.recording_url, "        \
+	"c.fallback_used, c.summary, c.sentiment, c.lead_score"
+
+#define READS_CALL_WHERE                                                      \
+	"c.business_id = $1::bigint AND ($2::text IS NULL OR strpos("         \
+	"merkazia_fold(coalesce(k.name, '')) || ' ' || coalesce("             \
+	"merkazia_phone_forms(c.from_number), '') || ' ' || coalesce("        \
+	"merkazia_phone_forms(c.to_number), ''), " READS_FOLD(                \
+	    "$2::text") ") > 0) AND ($3::text IS NULL OR c.status = $3) AND " \
+			"($4::text IS "                                       \
+			"NULL OR c.direction = $4)"
+
+const struct db_stmt reads_stmts[] = {
+    {"r_customers",
+	"SELECT json_build_object('total', (SELECT count(*) FROM customers "
+	"WHERE " READS_CUSTOMER_WHERE "), 'rows', coalesce((SELECT "
+	"json_agg(x) FROM (SELECT " READS_CUSTOMER_COLS " FROM customers "
+	"WHERE " READS_CUSTOMER_WHERE " ORDER BY "
+	"CASE WHEN $8 = 'name' AND $9 = 'asc' THEN name END ASC, "
+	"CASE WHEN $8 = 'name' AND $9 = 'desc' THEN name END DESC, "
+	"CASE WHEN $8 = 'lead_score' AND $9 = 'asc' THEN lead_score END ASC "
+	"NULLS LAST, CASE WHEN $8 = 'lead_score' AND $9 = 'desc' THEN "
+	"lead_score END DESC NULLS LAST, "
+	"CASE WHEN $8 = 'created_at' AND $9 = 'asc' THEN created_at END ASC, "
+	"CASE WHEN $8 = 'created_at' AND $9 = 'desc' THEN created_at END "
+	"DESC, CASE WHEN $9 = 'asc' THEN updated_at END ASC, updated_at "
+	"DESC, id DESC LIMIT $6::integer OFFSET $7::integer) x), '[]'))",
+	9},
+    {"r_calls",
+	"SELECT json_build_object('total', (SELECT count(*) FROM calls c "
+	"LEFT JOIN customers k ON k.id = c.customer_id WHERE " READS_CALL_WHERE
+	"), 'rows', coalesce((SELECT json_agg(x) FROM (SELECT " READS_CALL_COLS
+	" FROM calls c LEFT JOIN customers k ON k.id = c.customer_id "
+	"WHERE " READS_CALL_WHERE " ORDER BY "
+	"CASE WHEN $7 = 'duration_s' AND $8 = 'asc' THEN c.duration_s END "
+	"ASC NULLS LAST, CASE WHEN $7 = 'duration_s' AND $8 = 'desc' THEN "
+	"c.duration_s END DESC NULLS LAST, "
+	"CASE WHEN $7 = 'lead_score' AND $8 = 'asc' THEN c.lead_score END "
+	"ASC NULLS LAST, CASE WHEN $7 = 'lead_score' AND $8 = 'desc' THEN "
+	"c.lead_score END DESC NULLS LAST, "
+	"CASE WHEN $8 = 'asc' THEN c.started_at END ASC, c.started_at DESC, "
+	"c.id DESC LIMIT $5::integer OFFSET $6::integer) x), '[]'))",
+	8},
+    {"r_customer",
+	"SELECT json_build_object('customer', row_to_json(k), "
+	"'calls', coalesce((SELECT json_agg(c ORDER BY c.started_at DESC) "
+	"FROM (SELECT id, call_sid, direction, status, started_at, "
+	"duration_s, summary, sentiment, lead_score FROM calls WHERE "
+	"business_id = $1::bigint AND customer_id = k.id ORDER BY started_at "
+	"DESC LIMIT 50) c), '[]'), "
+	"'appointments', coalesce((SELECT json_agg(a ORDER BY a.starts_at) "
+	"FROM appointments a WHERE a.business_id = $1::bigint AND "
+	"a.customer_id = k.id), '[]'), "
+	"'notes', coalesce((SELECT json_agg(n ORDER BY n.created_at DESC) "
+	"FROM notes n WHERE n.business_id = $1::bigint AND n.customer_id = "
+	"k.id), '[]'), "
+	"'tasks', coalesce((SELECT json_agg(t ORDER BY t.due_at) FROM tasks "
+	"t WHERE t.business_id = $1::bigint AND t.customer_id = k.id), '[]'), "
+	"'messages', coalesce((SELECT json_agg(g ORDER BY g.created_at) FROM "
+	"messages g WHERE g.business_id = $1::bigint AND g.customer_id = "
+	"k.id), '[]')) FROM (SELECT " READS_CUSTOMER_COLS " FROM customers "
+	"WHERE business_id = $1::bigint AND (id::text = $2 OR phone = $2)) k",
+	2},
+    {"r_call",
+	"SELECT json_build_object('call', row_to_json(c), "
+	"'turns', coalesce((SELECT json_agg(t ORDER BY t.seq) FROM (SELECT "
+	"seq, speaker, heard_text, generated_text, start_ms, end_ms, "
+	"interrupted, stt_confidence, latency FROM turns WHERE call_sid = "
+	"c.call_sid) t), '[]'), "
+	"'events', coalesce((SELECT json_agg(e ORDER BY e.at, e.id) FROM "
+	"(SELECT id, event_id, type, at, data FROM call_events WHERE "
+	"call_sid = c.call_sid) e), '[]')) "
+	"FROM (SELECT c.*, k.name AS customer_name, k.phone AS "
+	"customer_phone FROM calls c LEFT JOIN customers k ON k.id = "
+	"c.customer_id WHERE c.business_id = $1::bigint AND (c.call_sid = $2 "
+	"OR c.id::text = $2)) c",
+	2},
+    {"r_settings",
+	"SELECT json_build_object('business', row_to_json(b), 'numbers', "
+	"coalesce((SELECT json_agg(n.number ORDER BY n.number) FROM "
+	"business_numbers n WHERE n.business_id = b.id), '[]')) FROM "
+	"businesses b WHERE b.id = $1::bigint",
+	1},
+    {"s_phone_numbers",
+	"SELECT json_build_object('rows', coalesce(json_agg(json_build_object("
+	"'number', number, 'business_id', business_id, 'channels', channels) "
+	"ORDER BY number), '[]')) FROM business_numbers",
+	0},
+    {"s_calls_in_progress",
+	"SELECT json_build_object('rows', coalesce(json_agg(json_build_object("
+	"'call_sid', call_sid, 'business_id', business_id, 'status', status, "
+	"'started_at', started_at, 'from', from_number, 'to', to_number) "
+	"ORDER BY started_at), '[]')) FROM calls WHERE ended_at IS NULL AND "
+	"status NOT IN ('completed', 'failed', 'busy', 'no-answer', "
+	"'canceled') AND started_at > now() - interval '4 hours'",
+	0},
+    {"s_business_by_number",
+	"SELECT json_build_object('business', row_to_json(b), 'numbers', "
+	"coalesce((SELECT json_agg(m.number ORDER BY m.number) FROM "
+	"business_numbers m WHERE m.business_id = b.id), '[]')) FROM "
+	"business_numbers n JOIN businesses b ON b.id = n.business_id WHERE "
+	"n.number = $1",
+	1},
+    {"s_customer_by_phone",
+	"SELECT json_build_object('customer', (SELECT row_to_json(k) FROM "
+	"(SELECT " READS_CUSTOMER_COLS " FROM customers WHERE business_id = "
+	"$1::bigint AND phone = $2) k), 'history', coalesce((SELECT "
+	"json_agg(h ORDER BY h.started_at DESC) FROM (SELECT c.call_sid, "
+	"c.started_at, c.duration_s, c.summary, c.sentiment FROM calls c "
+	"JOIN customers k ON k.id = c.customer_id WHERE k.business_id = "
+	"$1::bigint AND k.phone = $2 AND c.summary IS NOT NULL ORDER BY "
+	"c.started_at DESC LIMIT 5) h), '[]'), 'appointments', coalesce(("
+	"SELECT json_agg(json_build_object('starts_at', a.starts_at, "
+	"'requested_text', a.requested_text, 'status', a.status) ORDER BY "
+	"a.starts_at) FROM appointments a JOIN customers k ON k.id = "
+	"a.customer_id WHERE k.business_id = $1::bigint AND k.phone = $2 AND "
+	"a.status IN ('requested', 'confirmed')), '[]'))",
+	2},
+    {NULL, NULL, 0},
+};
+
+/* Run a one-row, one-JSON-column statement and answer with it. */
+static void
+reads_answer(struct crm *crm, const struct crm_req *q, const char *stmt, int n,
+    const char *const *params, const char *what)
+{
+	struct db_res *r = NULL;
+	enum db_status st;
+	const char *text;
+	char why[64];
+	json_t *j;
+
+	if (!db_is_up(crm->db)) {
+		serve_error(q, "unavailable", "database unavailable");
+		return;
+	}
+	st = db_exec(crm->db, stmt, n, params, &r);
+	if (st == DB_INVALID) {
+		crm->cnt.refused++;
+		serve_error(q, "invalid", db_error(crm->db));
+		return;
+	}
+	if (st != DB_OK) {
+		serve_error(q, "unavailable", db_error(crm->db));
+		return;
+	}
+	text = db_res_get(r, 0, 0);
+	if (text == NULL) {
+		db_res_free(r);
+		crm->cnt.refused++;
+		snprintf(why, sizeof(why), "no such %s", what);
+		serve_error(q, "not_found", why);
+		return;
+	}
+	j = json_loads(text, 0, NULL);
+	db_res_free(r);
+	if (j == NULL) {
+		serve_error(q, "unavailable", "unreadable answer");
+		return;
+	}
+	crm->cnt.queries++;
+	serve_reply(q, MSG_STORE_REPLY, j);
+	json_decref(j);
+}
+
+/* A value of args as parameter text; an integer is formatted into buf
+ * when one is given, else only strings are taken. */
+static const char *
+reads_arg(json_t *args, const char *name, char *buf, size_t len)
+{
+	json_t *v = json_object_get(args, name);
+
+	if (json_is_string(v) && json_string_length(v) > 0)
+		return json_string_value(v);
+	if (json_is_integer(v) && buf != NULL && len > 0) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+/* A value that must be one of the list (NULL-terminated); else def. */
+static const char *
+reads_pick(
+    json_t *args, const char *name, const char *const *allowed, const char *def)
+{
+	const char *v = json_string_value(json_object_get(args, name));
+
+	for (const char *const *a = allowed; v != NULL && *a != NULL; a++)
+		if (strcmp(v, *a) == 0)
+			return *a;
+	return def;
+}
+
+static void
+reads_page(json_t *args, char *limit, char *offset, size_t len)
+{
+	json_int_t per = json_integer_value(json_object_get(args, "per_page"));
+	json_int_t page = json_integer_value(json_object_get(args, "page"));
+
+	if (per <= 0)
+		per = READS_PAGE_DEFAULT;
+	if (per > READS_PAGE_MAX)
+		per = READS_PAGE_MAX;
+	if (page < 1 || page > 1000000)
+		page = 1;
+	snprintf(limit, len, "%lld", (long long)per);
+	snprintf(offset, len, "%lld", (long long)((page - 1) * per));
+}
+
+/* Handle STORE_QUERY: a read for a browser user, scoped to a business. */
+void
+reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg)
+{
+	static const char *const orders[] = {"asc", "desc", NULL};
+	static const char *const csorts[] = {
+	    "updated_at", "created_at", "name", "lead_score", NULL};
+	static const char *const lsorts[] = {
+	    "started_at", "duration_s", "lead_score", NULL};
+	struct crm *crm = arg;
+	const struct crm_req q = {crm, m, rx};
+	const char *what = json_string_value(json_object_get(payload, "q"));
+	json_t *args = json_object_get(payload, "args");
+	json_t *jb = json_object_get(payload, "business_id");
+	char biz[32], limit[32], offset[32], nb[32];
+
+	(void)s;
+	if (json_is_integer(jb) && json_integer_value(jb) > 0)
+		snprintf(biz, sizeof(biz), "%lld",
+		    (long long)json_integer_value(jb));
+	else if (json_is_string(jb) && json_string_length(jb) > 0 &&
+		 json_string_length(jb) < sizeof(biz) &&
+		 strspn(json_string_value(jb), "0123456789") ==
+		     json_string_length(jb))
+		snprintf(biz, sizeof(biz), "%s", json_string_value(jb));
+	else {
+		crm->cnt.refused++;
+		log_warnx("refused STORE_QUERY %s (job %llu) without a "
+			  "business_id",
+		    what != NULL ? what : "?", (unsigned long long)m->job_id);
+		serve_error(&q, "forbidden", "a business_id is required");
+		return;
+	}
+	if (args != NULL && !json_is_object(args)) {
+		serve_error(&q, "invalid", "args must be an object");
+		return;
+	}
+	reads_page(args, limit, offset, sizeof(limit));
+	if (what != NULL && strcmp(what, "customers") == 0) {
+		const char *p[9] = {biz, reads_arg(args, "search", NULL, 0),
+		    reads_arg(args, "stage", NULL, 0),
+		    reads_arg(args, "source", NULL, 0),
+		    reads_arg(args, "pipeline", NULL, 0), limit, offset,
+		    reads_pick(args, "sort", csorts, "updated_at"),
+		    reads_pick(args, "order", orders, "desc")};
+
+		reads_answer(crm, &q, "r_customers", 9, p, "customers");
+	} else if (what != NULL && strcmp(what, "calls") == 0) {
+		const char *p[8] = {biz, reads_arg(args, "search", NULL, 0),
+		    reads_arg(args, "status", NULL, 0),
+		    reads_arg(args, "direction", NULL, 0), limit, offset,
+		    reads_pick(args, "sort", lsorts, "started_at"),
+		    reads_pick(args, "order", orders, "desc")};
+
+		reads_answer(crm, &q, "r_calls", 8, p, "calls");
+	} else if (what != NULL && strcmp(what, "customer") == 0) {
+		const char *p[2] = {biz, reads_arg(args, "id", nb, sizeof(nb))};
+
+		if (p[1] == NULL)
+			p[1] = reads_arg(args, "phone", NULL, 0);
+		reads_answer(crm, &q, "r_customer", 2, p, "customer");
+	} else if (what != NULL && strcmp(what, "call") == 0) {
+		const char *p[2] = {biz, reads_arg(args, "id", nb, sizeof(nb))};
+
+		if (p[1] == NULL)
+			p[1] = reads_arg(args, "call_sid", NULL, 0);
+		reads_answer(crm, &q, "r_call", 2, p, "call");
+	} else if (what != NULL && strcmp(what, "settings") == 0) {
+		const char *p[1] = {biz};
+
+		reads_answer(crm, &q, "r_settings", 1, p, "business");
+	} else {
+		crm->cnt.refused++;
+		log_warnx("unknown STORE_QUERY %s (job %llu)",
+		    what != NULL ? what : "(none)",
+		    (unsigned long long)m->job_id);
+		serve_error(&q, "invalid", "unknown query");
+	}
+}
+
+/* Handle STORE_SYSQUERY: reads the daemons need across businesses. */
+void
+reads_sysquery(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg)
+{
+	struct crm *crm = arg;
+	const struct crm_req q = {crm, m, rx};
+	const char *what = json_string_value(json_object_get(payload, "q"));
+	json_t *args = json_object_get(payload, "args");
+	char nb[32];
+
+	(void)s;
+	if (what != NULL && strcmp(what, "phone_numbers") == 0) {
+		reads_answer(crm, &q, "s_phone_numbers", 0, NULL, "numbers");
+	} else if (what != NULL && strcmp(what, "calls_in_progress") == 0) {
+		reads_answer(crm, &q, "s_calls_in_progress", 0, NULL, "calls");
+	} else if (what != NULL && strcmp(what, "business_by_number") == 0) {
+		const char *p[1] = {reads_arg(args, "number", NULL, 0)};
+
+		if (p[0] == NULL)
+			serve_error(&q, "invalid", "number is required");
+		else
+			reads_answer(
+			    crm, &q, "s_business_by_number", 1, p, "number");
+	} else if (what != NULL && strcmp(what, "customer_by_phone") == 0) {
+		const char *p[2] = {
+		    reads_arg(args, "business_id", nb, sizeof(nb)),
+		    reads_arg(args, "phone", NULL, 0)};
+
+		if (p[0] == NULL || p[1] == NULL)
+			serve_error(&q, "invalid",
+			    "business_id and phone are required");
+		else
+			reads_answer(
+			    crm, &q, "s_customer_by_phone", 2, p, "customer");
+	} else {
+		crm->cnt.refused++;
+		log_warnx("unknown STORE_SYSQUERY %s (job %llu)",
+		    what != NULL ? what : "(none)",
+		    (unsigned long long)m->job_id);
+		serve_error(&q, "invalid", "unknown query");
+	}
+}
