@@ -53,7 +53,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 
 .PHONY: all deps check check-unit check-e2e lint asan fuzz format \
         format-check cppcheck clang-tidy check-includes tests demo clean \
-        install valgrind bench-store
+        install valgrind bench-store bench-tts
 
 all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%)
 
@@ -115,6 +115,12 @@ $(foreach u,$(patsubst tests/unit/%.c,%,$(UNIT_SRC)),$(eval $(call unit,$(u))))
 # ... and sees that daemon's private header.
 $(foreach d,$(DAEMONS),$(eval $(BUILD)/tests/unit/test_$(subst -,_,$(d))_%.o: CPPFLAGS += -I$(d)))
 
+FUZZ_DAEMON_tts_wav := tts-worker
+FUZZ_DAEMON_llm_sse := llm-worker
+FUZZ_DAEMON_sentence := llm-worker
+FUZZ_DAEMON_provider_json := llm-worker
+FUZZ_DAEMON_ws_frames := gateway
+FUZZ_DAEMON_twilio_media := gateway
 
 # Fuzz corpus replay: every target's fuzz file linked with replay.c, run over
 # tests/fuzz/corpus/<target>/ under the sanitizer build. A target that
@@ -154,6 +160,12 @@ asan:
 bench-store:
 	$(MAKE) -j2 $(BINDIR)/crm-store $(BINDIR)/store-load
 	tests/bench/bench_store.py
+
+# tts-worker's figures: synthesis jobs/s and cache-hit latency of one
+# release worker against tools/fake-google (tests/bench/bench_tts.py).
+bench-tts:
+	$(MAKE) -j2 $(BINDIR)/tts-worker $(BINDIR)/msgtool $(BINDIR)/speak
+	tests/bench/bench_tts.py
 
 # Everything CI runs; ends with "N passed, N failed".
 check: deps

@@ -394,6 +394,9 @@ audio_resample(
 	soxr_error_t err;
 	int16_t *buf;
 
+	/* No dither: the same text must render to the same bytes every time
+	 * (the caller's audio and the transcription stand-in's expectation). */
+	io.flags |= SOXR_NO_DITHER;
 	*out = NULL;
 	*outn = 0;
 	if (!audio_rate_ok(from) || !audio_rate_ok(to)) {

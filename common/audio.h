@@ -21,6 +21,9 @@
  * [AUDIO_MIN_RATE, AUDIO_MAX_RATE] is refused. espeak-ng is not re-entrant:
  * the audio_espeak_* functions and audio_shutdown must be called from one
  * thread at a time (every daemon is a single-threaded event loop).
+ * Rendering is repeatable across processes (resampling without dither), but
+ * espeak-ng keeps state between texts, so the same text rendered again in
+ * one process may differ by a few samples; matchers must tolerate that.
  */
 #ifndef MERKAZIA_AUDIO_H
 #define MERKAZIA_AUDIO_H
