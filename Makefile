@@ -145,9 +145,10 @@ $(BUILD)/%.o: %.c
 # libFuzzer builds (clang), by hand: make fuzz; run build/fuzz/fuzz_<t>.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -D_GNU_SOURCE $(PKG_CFLAGS)
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC)
+# Always relinked: the daemon files a target uses are not prerequisites.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) FORCE
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -DMERKAZIA_VERSION='"$(VERSION)"' -DMERKAZIA_BUILD_ID='"fuzz"' \
+	clang $(FUZZ_CFLAGS) $(if $(FUZZ_DAEMON_$*),-I$(FUZZ_DAEMON_$*)) -DMERKAZIA_VERSION='"$(VERSION)"' -DMERKAZIA_BUILD_ID='"fuzz"' \
 	    -o $@ $< $(COMMON_SRC) \
 	    $(if $(FUZZ_DAEMON_$*),$(filter-out $(FUZZ_DAEMON_$*)/main.c,$(wildcard $(FUZZ_DAEMON_$*)/*.c))) \
 	    $(LDLIBS)

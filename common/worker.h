@@ -12,8 +12,10 @@
  * call SID and attempt and sends to the job's reply address) and ends it
  * with worker_job_end(). A JOB_CANCEL for the job's call and a generation
  * not older than the job's marks it cancelled (worker_job_is_cancelled)
- * and calls the stage's on_cancel hook so it can abort provider requests;
- * a cancelled job sends nothing more. Cancels are remembered for
+ * and calls the stage's on_cancel hook so it can abort provider requests
+ * (the hook runs while the worker walks its job list: it must not end the
+ * job there, but from a zero-delay event); a cancelled job sends nothing
+ * more. Cancels are remembered for
  * WORKER_CANCEL_MEMORY_MS, so a job that arrives after its cancel (another
  * socket, another path) is dropped too.
  *
