@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -115,6 +116,186 @@ struct routes_metrics {
 	unsigned long call_events_dropped;
 };
 
+/* WebSocket limits and counters (ws.c). */
+#define WS_MESSAGE_MAX	      ((size_t)64 * 1024) /* one received message */
+#define WS_OUTPUT_MAX_DEFAULT ((size_t)256 * 1024)
+#define WS_ACCEPT_LEN	      28 /* base64 of a SHA-1 */
+#define WS_CLOSE_TIMEOUT_MS   2000
+#define WS_WRITE_TIMEOUT_MS   30000
+
+struct ws_conn;
+
+/* Why a WebSocket connection ended (ws_handlers.closed). */
+enum ws_end {
+	WS_END_CLOSED,	 /* close handshake done (either side began it) */
+	WS_END_EOF,	 /* the peer went away without a close frame */
+	WS_END_PROTOCOL, /* a frame broke RFC 6455 or a limit; 1002/1007/1009 */
+	WS_END_OVERFLOW, /* the peer does not read; output over the cap */
+	WS_END_TIMEOUT,	 /* no answer to our close, or output not taken */
+	WS_END_ERROR,	 /* socket error */
+};
+
+struct ws_handlers {
+	/* A complete text message (valid UTF-8; wslay checks it). */
+	void (*text)(
+	    struct ws_conn *ws, const char *msg, size_t len, void *arg);
+	/* A complete binary message. */
+	void (*binary)(struct ws_conn *ws, size_t len, void *arg);
+	/* The connection is over; called once. Free ws later, never here. */
+	void (*closed)(struct ws_conn *ws, enum ws_end why, void *arg);
+};
+
+struct ws_limits {
+	size_t message_max; /* 0: WS_MESSAGE_MAX */
+	size_t output_max;  /* 0: WS_OUTPUT_MAX_DEFAULT */
+	long close_timeout_ms;
+	long write_timeout_ms;
+};
+
+struct ws_stats {
+	unsigned long protocol_errors; /* closed with 1002, 1007 or 1009 */
+	unsigned long overflows;       /* dropped for not reading */
+	unsigned long timeouts;
+	unsigned long pings; /* answered with a pong */
+};
+
+/* Media Streams messages (media.c). */
+#define MEDIA_SID_MAX	     64
+#define MEDIA_NAME_MAX	     256
+#define MEDIA_PARAMS_MAX     32
+#define MEDIA_TRACK_INBOUND  0x1u
+#define MEDIA_TRACK_OUTBOUND 0x2u
+
+enum media_type {
+	MEDIA_CONNECTED,
+	MEDIA_START,
+	MEDIA_MEDIA,
+	MEDIA_MARK,
+	MEDIA_DTMF,
+	MEDIA_STOP,
+};
+
+enum media_error {
+	MEDIA_OK,
+	MEDIA_ERR_JSON,	   /* not a JSON object */
+	MEDIA_ERR_EVENT,   /* no "event" string */
+	MEDIA_ERR_UNKNOWN, /* an event Twilio does not define */
+	MEDIA_ERR_FIELD,   /* a field missing, of the wrong type or too long */
+	MEDIA_ERR_BASE64,  /* media.payload is not strict base64 */
+	MEDIA_ERR_FORMAT,  /* start.mediaFormat is not mu-law 8000 mono */
+};
+
+struct media_param {
+	char *name;
+	char *value;
+};
+
+/*
+ * One parsed Media Streams message. Strings are NUL-terminated; "" when
+ * absent. payload and params are owned (media_msg_clean).
+ */
+struct media_msg {
+	enum media_type type;
+	long seq; /* sequenceNumber; -1 when absent */
+	char stream_sid[MEDIA_SID_MAX];
+	char call_sid[MEDIA_SID_MAX];	 /* start, stop */
+	char account_sid[MEDIA_SID_MAX]; /* start, stop */
+	unsigned int tracks;		 /* start: MEDIA_TRACK_* */
+	struct media_param *params;	 /* start: customParameters */
+	size_t nparams;
+	unsigned int track; /* media: MEDIA_TRACK_* */
+	long chunk;	    /* media; -1 when absent */
+	long timestamp;	    /* media, ms since stream start; -1 absent */
+	uint8_t *payload;   /* media: mu-law bytes */
+	size_t payload_len;
+	char name[MEDIA_NAME_MAX]; /* mark */
+	char digit[8];		   /* dtmf */
+	char protocol[32];	   /* connected */
+	char version[32];	   /* connected */
+	const char *error;	   /* why parsing failed (static text) */
+};
+
+/* Sequence numbers of one stream: what came last, how many went missing. */
+struct media_seq {
+	long last; /* 0 before any */
+	unsigned long gaps;
+	unsigned long reordered; /* not above the last one seen */
+};
+
+/* Outbound pacing (playout.c). */
+#define PLAYOUT_FRAME_MS    20
+#define PLAYOUT_FRAME_BYTES 160 /* 20 ms of 8 kHz mu-law */
+#define PLAYOUT_LEAD_MAX_MS 100
+#define PLAYOUT_RESYNC_MS   200 /* further behind than this: restart */
+
+struct playout;
+
+struct playout_ops {
+	int (*media)(void *arg, const uint8_t *frame, size_t len);
+	int (*mark)(void *arg, const char *name);
+	int (*clear)(void *arg);
+};
+
+struct playout_stats {
+	unsigned long frames_sent;
+	unsigned long late_frames;
+	unsigned long marks_sent;
+	unsigned long marks_heard;
+	unsigned long marks_cleared;
+	unsigned long clears;
+};
+
+/* What became of one queued item, as far as the gateway knows. */
+enum playout_state {
+	PLAYOUT_QUEUED,	 /* not (fully) sent */
+	PLAYOUT_SENT,	 /* every frame and its mark sent; echo pending */
+	PLAYOUT_HEARD,	 /* its mark came back before any later clear */
+	PLAYOUT_CLEARED, /* dropped or cleared: not heard (whole) */
+};
+
+/* Fixed phrases every business has in memory (phrases.c). */
+enum phrase_kind {
+	PHRASE_GREETING,
+	PHRASE_FILLER,
+	PHRASE_APOLOGY,
+	PHRASE_TRANSFER,
+	PHRASE_GOODBYE,
+	PHRASE_N,
+};
+
+struct phrase {
+	char *text;
+	uint8_t *mulaw; /* NULL until rendered */
+	size_t len;
+};
+
+struct phrases;
+
+/* The call table's settings (call.c). */
+struct call_config {
+	long start_timeout_ms; /* a stream without "start" is closed */
+	long lead_ms;	       /* playout lead, 20..PLAYOUT_LEAD_MAX_MS */
+	long late_ms;	       /* a frame this late counts as late */
+	size_t ws_output_max;
+};
+
+struct call_metrics {
+	unsigned long streams;		/* WebSocket upgrades accepted */
+	unsigned long started;		/* "start" received */
+	unsigned long no_start;		/* closed for no "start" in time */
+	unsigned long upgrades_refused; /* 400/403/503 on /twilio/media */
+	unsigned long media_in;		/* inbound media messages */
+	unsigned long bad_messages;	/* not JSON, unknown or malformed */
+	unsigned long seq_gaps;		/* missing sequence numbers */
+	unsigned long events_sent;
+	unsigned long events_dropped;
+	struct ws_stats ws;
+	struct playout_stats po;
+};
+
+struct call_table;
+struct call;
+
 struct routes_business {
 	char *number; /* E.164, as Twilio sends To */
 	char *business;
@@ -140,6 +321,11 @@ struct gateway {
 	struct routes_business *biz;
 	size_t nbiz;
 	struct routes_metrics metrics;
+	/* Media Streams (ws.c, media.c, call.c, playout.c, phrases.c) */
+	struct call_table *calls;
+	struct call_config call_cfg;
+	struct call_metrics call_metrics;
+	struct phrases *phrases;
 };
 
 /* wiring.c */
@@ -225,6 +411,79 @@ int routes_business_set(
     struct gateway *g, const char *number, const char *business);
 const char *routes_business_lookup(const struct gateway *g, const char *number);
 char *routes_stream_url(const char *public_url);
-void routes_xml_escape(struct evbuffer *out, const char *s);
+
+/* ws.c */
+int ws_handshake(
+    const struct http_request *req, char accept[WS_ACCEPT_LEN + 1]);
+void ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1]);
+struct ws_conn *ws_conn_new(struct bufferevent *bev, const char *accept,
+    const struct ws_limits *lim, const struct ws_handlers *h, void *arg,
+    struct ws_stats *st);
+struct ws_conn *ws_conn_new_memory(const struct ws_limits *lim,
+    const struct ws_handlers *h, void *arg, struct ws_stats *st);
+int ws_conn_feed(struct ws_conn *ws, const void *data, size_t len);
+struct evbuffer *ws_conn_output(struct ws_conn *ws);
+int ws_send_text(struct ws_conn *ws, const char *msg, size_t len);
+int ws_close(struct ws_conn *ws, unsigned int code, const char *reason);
+bool ws_is_open(const struct ws_conn *ws);
+size_t ws_output_len(const struct ws_conn *ws);
+const char *ws_end_name(enum ws_end why);
+void ws_conn_free(struct ws_conn *ws);
+
+/* media.c */
+enum media_error media_parse(const char *buf, size_t len, struct media_msg *m)
+    __attribute__((warn_unused_result));
+void media_msg_clean(struct media_msg *m);
+const char *media_param(const struct media_msg *m, const char *name);
+const char *media_type_name(enum media_type t);
+const char *media_error_name(enum media_error e);
+bool media_is_valid_sid(const char *s);
+unsigned long media_seq_note(struct media_seq *s, long seq);
+char *media_build_media(
+    const char *stream_sid, const uint8_t *mulaw, size_t len, size_t *outlen);
+char *media_build_mark(
+    const char *stream_sid, const char *name, size_t *outlen);
+char *media_build_clear(const char *stream_sid, size_t *outlen);
+
+/* playout.c */
+struct playout *playout_new(const struct playout_ops *ops, void *arg,
+    long lead_ms, long late_ms, struct playout_stats *st);
+void playout_free(struct playout *po);
+unsigned long playout_enqueue(struct playout *po, const uint8_t *mulaw,
+    size_t len, const char *label, int64_t now_ms);
+void playout_tick(struct playout *po, int64_t now_ms);
+int playout_clear(struct playout *po, int64_t now_ms);
+void playout_stop(struct playout *po);
+int playout_mark_echo(struct playout *po, const char *name);
+bool playout_is_idle(const struct playout *po);
+size_t playout_nitems(const struct playout *po);
+const char *playout_item_label(const struct playout *po, size_t i);
+enum playout_state playout_item_state(const struct playout *po, size_t i);
+size_t playout_heard(const struct playout *po, const char **labels, size_t max);
+int64_t playout_ahead_ms(const struct playout *po, int64_t now_ms);
+const char *playout_state_name(enum playout_state s);
+
+/* phrases.c */
+const char *phrases_default_text(enum phrase_kind k);
+const char *phrases_kind_name(enum phrase_kind k);
+int phrases_set(struct gateway *g, const char *business, enum phrase_kind k,
+    const char *text, const uint8_t *mulaw, size_t len);
+int phrases_render(
+    struct gateway *g, const char *business, const char *greeting_text);
+const struct phrase *phrases_get(
+    const struct gateway *g, const char *business, enum phrase_kind k);
+void phrases_free(struct gateway *g);
+
+/* call.c */
+int call_setup(
+    struct gateway *g, struct event_base *base, const struct call_config *cfg);
+void call_cleanup(struct gateway *g);
+void call_upgrade(struct gateway *g, struct http_conn *c,
+    const struct http_request *req, struct http_response *resp);
+struct call *call_find_stream(const struct gateway *g, const char *stream_sid);
+int call_play(struct call *call, enum phrase_kind k);
+int call_clear(struct call *call);
+const struct playout *call_playout(const struct call *call);
+void call_metrics_write(const struct gateway *g, struct evbuffer *b);
 
 #endif

@@ -30,6 +30,20 @@ static const struct config_key gateway_config[] = {
     {"MERKAZIA_DEFAULT_BUSINESS", CONFIG_STRING, NULL, 0, 0, 0,
 	"business that answers numbers no business owns; unset: such "
 	"calls hear 'not in service'"},
+    {"MERKAZIA_STREAM_START_TIMEOUT_MS", CONFIG_INT, "5000", 100, 600000, 0,
+	"a media stream that sends no start within this long is closed"},
+    {"MERKAZIA_PLAYOUT_LEAD_MS", CONFIG_INT, "60", 20, 100, 0,
+	"outbound audio is sent at most this far ahead of real time"},
+    {"MERKAZIA_PLAYOUT_LATE_MS", CONFIG_INT, "40", 1, 10000, 0,
+	"an outbound 20 ms frame sent this much after it was due counts as "
+	"late (merkazia_playout_frames_late_total)"},
+    {"MERKAZIA_WS_OUTPUT_MAX", CONFIG_INT, "262144", 4096, 67108864, 0,
+	"bytes a media stream may have waiting to be sent; a peer that "
+	"lets more pile up is dropped"},
+    {"MERKAZIA_GREETING_TEXT", CONFIG_STRING,
+	"שלום, הגעתם לשי דירות ומשרדים, איך אפשר לעזור?", 0, 0, 0,
+	"the generic greeting callers hear when the stream starts "
+	"(rendered with espeak-ng at start)"},
     {NULL, CONFIG_STRING, NULL, 0, 0, 0, NULL},
 };
 

@@ -18,6 +18,10 @@
  * and <Hangup/>. It publishes a CALL_EVENT "webhook" without blocking
  * (a full or peerless socket drops it and counts the drop).
  *
+ * GET /twilio/media and /twilio/media/ (both: a redirect would be Twilio
+ * error 31920) go to call_upgrade (call.c), which takes the connection
+ * over as a WebSocket.
+ *
  * Unknown path: 404. Known path, other method: 405 with Allow. HEAD is
  * answered wherever GET is. Every answer is counted by route and status
  * for /metrics.
@@ -37,9 +41,11 @@
 #include "gateway.h"
 #include "log.h"
 #include "msg.h"
+#include "xml.h"
 #include "xmalloc.h"
 
 #define ROUTES_TWILIO 0x1u /* signed Twilio form POST */
+#define ROUTES_WS     0x2u /* Media Streams WebSocket upgrade (call.c) */
 
 #define ROUTES_TEXT  "text/plain; charset=utf-8"
 #define ROUTES_JSON  "application/json"
@@ -91,13 +97,16 @@ static const struct routes_route routes_table[] = {
     {"POST", "/twilio/recording-status", ROUTES_TWILIO, routes_no_content},
     {"POST", "/twilio/sms", ROUTES_TWILIO, routes_empty_twiml},
     {"POST", "/twilio/whatsapp", ROUTES_TWILIO, routes_empty_twiml},
+    /* Both spellings answer: a redirect would fail the stream (31920). */
+    {"GET", "/twilio/media", ROUTES_WS, NULL},
+    {"GET", "/twilio/media/", ROUTES_WS, NULL},
 };
 
 #define ROUTES_N (sizeof(routes_table) / sizeof(routes_table[0]))
 
 /* Statuses counted one by one; anything else counts as "other". */
 static const int routes_statuses[] = {
-    200, 204, 400, 403, 404, 405, 415, 500, 503};
+    101, 200, 204, 400, 403, 404, 405, 415, 500, 503};
 
 #define ROUTES_NSTATUS (sizeof(routes_statuses) / sizeof(routes_statuses[0]))
 #define ROUTES_COLS    (ROUTES_NSTATUS + 1)
@@ -228,41 +237,6 @@ routes_business_lookup(const struct gateway *g, const char *number)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/*
- * Append s to out escaped for an XML attribute or text: the five special
- * characters become entities and control characters XML 1.0 forbids are
- * dropped.
- */
-void
-routes_xml_escape(struct evbuffer *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		switch (c) {
-		case '&':
-			evbuffer_add(out, "&amp;", 5);
-			break;
-		case '<':
-			evbuffer_add(out, "&lt;", 4);
-			break;
-		case '>':
-			evbuffer_add(out, "&gt;", 4);
-			break;
-		case '"':
-			evbuffer_add(out, "&quot;", 6);
-			break;
-		case '\'':
-			evbuffer_add(out, "&apos;", 6);
-			break;
-		default:
-			if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r')
-				evbuffer_add(out, s, 1);
-			break;
-		}
-	}
-}
-
 static void
 routes_json(struct http_response *resp, int status, json_t *j)
 {
@@ -287,7 +261,7 @@ routes_say_hangup(struct http_response *resp, const char *text)
 {
 	http_response_set(resp, 200, ROUTES_XML, ROUTES_XMLPI);
 	evbuffer_add_printf(resp->body, "<Response><Say language=\"he-IL\">");
-	routes_xml_escape(resp->body, text);
+	xml_escape(resp->body, text);
 	evbuffer_add_printf(resp->body, "</Say><Hangup/></Response>\n");
 }
 
@@ -498,6 +472,7 @@ routes_metrics(struct gateway *g, const struct http_request *req,
 		evbuffer_add_printf(b,
 		    "merkazia_workers_live{stage=\"%s\"} %zu\n",
 		    routes_stages[i], routes_live(g, routes_stages[i]));
+	call_metrics_write(g, b);
 }
 
 /* ---- Twilio webhooks -------------------------------------------------- */
@@ -544,14 +519,14 @@ routes_voice(struct gateway *g, const struct http_request *req,
 	params[3].value = biz;
 	http_response_set(resp, 200, ROUTES_XML, ROUTES_XMLPI);
 	evbuffer_add_printf(b, "<Response><Connect><Stream url=\"");
-	routes_xml_escape(b, g->stream_url);
+	xml_escape(b, g->stream_url);
 	evbuffer_add_printf(b, "\" statusCallback=\"");
-	routes_xml_escape(b, g->public_url);
+	xml_escape(b, g->public_url);
 	evbuffer_add_printf(b, "/twilio/stream-status\">");
 	for (size_t i = 0; i < 4; i++) {
 		evbuffer_add_printf(
 		    b, "<Parameter name=\"%s\" value=\"", params[i].name);
-		routes_xml_escape(b, params[i].value);
+		xml_escape(b, params[i].value);
 		evbuffer_add_printf(b, "\"/>");
 	}
 	evbuffer_add_printf(b, "</Stream></Connect></Response>\n");
@@ -674,7 +649,7 @@ routes_status_col(int status)
 
 /*
  * The http.c handler: find req's route, answer it into resp, count it.
- * arg is the struct gateway; c is unused until WebSocket upgrades.
+ * arg is the struct gateway; c is handed to call_upgrade on /twilio/media.
  */
 void
 routes_handle(struct http_conn *c, const struct http_request *req,
@@ -686,7 +661,6 @@ routes_handle(struct http_conn *c, const struct http_request *req,
 	bool head = strcmp(req->method, "HEAD") == 0;
 	size_t row = ROUTES_N;
 
-	(void)c;
 	for (size_t i = 0; i < ROUTES_N; i++) {
 		if (strcmp(routes_table[i].path, req->path) != 0)
 			continue;
@@ -714,6 +688,8 @@ routes_handle(struct http_conn *c, const struct http_request *req,
 		(void)http_response_add_header(resp, "Allow", allow);
 	} else if (rt == NULL) {
 		routes_text(resp, 404);
+	} else if (rt->flags & ROUTES_WS) {
+		call_upgrade(g, c, req, resp);
 	} else if (rt->flags & ROUTES_TWILIO) {
 		routes_twilio(g, rt, req, resp);
 	} else {

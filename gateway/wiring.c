@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -21,6 +22,34 @@ static const struct msg_handler gateway_result_handlers[] = {
 static const struct msg_handler gateway_change_handlers[] = {
     {0, NULL},
 };
+
+/*
+ * Set up the call table and render the fixed phrases with espeak-ng now,
+ * at start, never on the audio path (phrases.c).
+ */
+static int
+gateway_media_init(struct gateway *g)
+{
+	const struct config *cfg = g->d->cfg;
+	struct call_config cc = {
+	    .start_timeout_ms =
+		config_int(cfg, "MERKAZIA_STREAM_START_TIMEOUT_MS"),
+	    .lead_ms = config_int(cfg, "MERKAZIA_PLAYOUT_LEAD_MS"),
+	    .late_ms = config_int(cfg, "MERKAZIA_PLAYOUT_LATE_MS"),
+	    .ws_output_max = (size_t)config_int(cfg, "MERKAZIA_WS_OUTPUT_MAX"),
+	};
+	int64_t t0 = clock_mono_ms();
+
+	if (call_setup(g, g->d->base, &cc) < 0)
+		return -1;
+	if (phrases_render(g, NULL, config_str(cfg, "MERKAZIA_GREETING_TEXT")) <
+	    0)
+		log_warnx("some fixed phrases have no audio; calls will not "
+			  "hear them");
+	log_info("phrases rendered with espeak-ng in %lld ms",
+	    (long long)(clock_mono_ms() - t0));
+	return 0;
+}
 
 /* Start the HTTP server and the routes' state, and tell where it listens. */
 static int
@@ -48,6 +77,8 @@ gateway_http_init(struct gateway *g)
 		log_warnx("MERKAZIA_TWILIO_SIGNATURE_CHECK=0: Twilio webhooks "
 			  "are accepted WITHOUT signature checks; use this "
 			  "only for local development");
+	if (gateway_media_init(g) < 0)
+		return -1;
 	f = json_pack("{s:s, s:s, s:s}", "listen", addr, "public_url",
 	    g->public_url, "stream_url", g->stream_url);
 	log_fields(LOG_LEVEL_INFO, NULL, f, "http: listening on %s", addr);
@@ -114,6 +145,8 @@ gateway_shutdown(struct daemon *d)
 
 	if (g == NULL)
 		return;
+	call_cleanup(g);
+	phrases_free(g);
 	http_server_free(g->http);
 	g->http = NULL;
 	routes_cleanup(g);

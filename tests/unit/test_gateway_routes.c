@@ -40,6 +40,7 @@
 #include <nanomsg/pubsub.h>
 
 #include "../../gateway/gateway.h"
+#include "xml.h"
 #include "endpoints.h"
 #include "health.h"
 #include "log.h"
@@ -638,7 +639,7 @@ test_stream_url_and_escape(void **state)
 	assert_string_equal(s, "ws://127.0.0.1:8080/twilio/media");
 	free(s);
 	assert_null(routes_stream_url("ftp://x"));
-	routes_xml_escape(b, "a&b<c>d\"e'f\x01g\th שלום");
+	xml_escape(b, "a&b<c>d\"e'f\x01g\th שלום");
 	n = evbuffer_get_length(b);
 	assert_int_equal(n, strlen("a&amp;b&lt;c&gt;d&quot;e&apos;fg\th שלום"));
 	assert_memory_equal(evbuffer_pullup(b, -1),
