@@ -121,6 +121,7 @@ FUZZ_DAEMON_sentence := llm-worker
 FUZZ_DAEMON_provider_json := llm-worker
 FUZZ_DAEMON_ws_frames := gateway
 FUZZ_DAEMON_twilio_media := gateway
+FUZZ_DAEMON_vad := gateway
 
 # Fuzz corpus replay: every target's fuzz file linked with replay.c, run over
 # tests/fuzz/corpus/<target>/ under the sanitizer build. A target that

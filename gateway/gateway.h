@@ -486,4 +486,47 @@ int call_clear(struct call *call);
 const struct playout *call_playout(const struct call *call);
 void call_metrics_write(const struct gateway *g, struct evbuffer *b);
 
+/* vad.c */
+/*
+ * Voice activity and end of turn of one call's inbound audio, on 20 ms
+ * frames of 160 mu-law bytes. Every VAD_SPEECH_START is followed by
+ * exactly one VAD_UTTERANCE_END.
+ */
+#define VAD_FRAME_MS	20
+#define VAD_FRAME_BYTES 160 /* 20 ms of 8 kHz mu-law */
+
+enum vad_event { VAD_NONE, VAD_SPEECH_START, VAD_UTTERANCE_END };
+
+/* What decides that a frame is speech (benchmarks; default BOTH). */
+enum vad_detector {
+	VAD_DETECT_BOTH,   /* WebRTC and the energy gate over the noise floor */
+	VAD_DETECT_WEBRTC, /* WebRTC alone */
+	VAD_DETECT_ENERGY, /* the energy gate alone */
+};
+
+struct vad_params {
+	int hangover_ms;      /* silence that ends a turn, default 600 */
+	int hangover_long_ms; /* after a run of short bursts (dictation),
+				 default 1200 */
+	int min_speech_ms;    /* speech shorter than this is not a turn (a
+				 click, a cough), default 120 */
+	int max_utterance_ms; /* a turn is cut here, default 15000 */
+	int preroll_ms;	      /* audio kept before the onset, default 200 */
+	int mode;	      /* WebRTC aggressiveness 0..3, default 2 */
+};
+
+struct vad;
+
+void vad_params_default(struct vad_params *p);
+struct vad *vad_new(const struct vad_params *p);
+void vad_free(struct vad *v);
+enum vad_event vad_feed(struct vad *v, const uint8_t *mulaw, size_t n);
+const uint8_t *vad_utterance(const struct vad *v, size_t *len);
+int vad_speech_ms(const struct vad *v);
+bool vad_in_speech(const struct vad *v);
+int vad_set_detector(struct vad *v, enum vad_detector d);
+size_t vad_pending(const struct vad *v);
+double vad_noise_floor_db(const struct vad *v);
+const char *vad_event_name(enum vad_event e);
+
 #endif
