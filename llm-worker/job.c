@@ -22,7 +22,7 @@
  * text, bookings}; a failure ends with LLM_DONE FINAL|ERROR {error, message,
  * sentences, llm_ms}, error being quota, timeout, rate_limit or provider.
  *
- * Retries (openai_chat_retry_ms) are made only while no sentence of the
+ * Retries (openai_retry_ms) are made only while no sentence of the
  * round was sent (the gateway already plays those) and while the wait and
  * another try fit the job's budget. insufficient_quota raises an operator
  * alert (log level error, heartbeat provider unreachable with last error
@@ -375,7 +375,7 @@ llm_call_on_event(
 		    ch.error.code, ch.error.code[0] ? ": " : "",
 		    ch.error.message);
 		llm_call_set_failed(c,
-		    openai_chat_is_quota(&ch.error) ? "quota" : "provider",
+		    openai_error_is_quota(&ch.error) ? "quota" : "provider",
 		    msg);
 		openai_chat_chunk_free(&ch);
 		return 1;
@@ -746,7 +746,7 @@ llm_call_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		llm_call_finish(c);
 		return;
 	}
-	(void)openai_chat_parse_error(
+	(void)openai_error_parse(
 	    res->status == HTTPC_OK ? res->body : NULL, res->body_len, &e);
 	if (res->status == HTTPC_OK)
 		snprintf(msg, sizeof(msg), "HTTP %ld%s%s", res->code,
@@ -755,13 +755,13 @@ llm_call_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		snprintf(msg, sizeof(msg), "%s: %s",
 		    httpc_status_name(res->status), res->error);
 	if (res->status == HTTPC_OK && res->code == 429 &&
-	    openai_chat_is_quota(&e)) {
+	    openai_error_is_quota(&e)) {
 		llm_call_set_failed(c, "quota", msg);
 		llm_call_finish(c);
 		return;
 	}
-	wait = openai_chat_retry_ms(res->status, res->code, res->retry_after_ms,
-	    &e, c->retries, llm_job_jitter());
+	wait = openai_retry_ms(res->status, res->code, res->retry_after_ms, &e,
+	    c->retries, llm_job_jitter());
 	xs = res->status == HTTPC_OK ? httpc_header(r, "x-should-retry") : NULL;
 	if (xs != NULL && strcmp(xs, "false") == 0)
 		wait = -1;
@@ -784,7 +784,7 @@ llm_call_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 					    : msg);
 	if (!c->failed)
 		llm_call_set_failed(
-		    c, openai_chat_error_kind(res->status, res->code, &e), msg);
+		    c, openai_error_kind(res->status, res->code, &e), msg);
 	llm_call_finish(c);
 }
 
@@ -968,7 +968,7 @@ llm_oneshot_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		o->on_reply(o, res->body, res->body_len);
 		return;
 	}
-	(void)openai_chat_parse_error(
+	(void)openai_error_parse(
 	    res->status == HTTPC_OK ? res->body : NULL, res->body_len, &e);
 	if (res->status == HTTPC_OK)
 		snprintf(msg, sizeof(msg), "HTTP %ld%s%s", res->code,
@@ -977,13 +977,13 @@ llm_oneshot_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		snprintf(msg, sizeof(msg), "%s: %s",
 		    httpc_status_name(res->status), res->error);
 	if (res->status == HTTPC_OK && res->code == 429 &&
-	    openai_chat_is_quota(&e)) {
+	    openai_error_is_quota(&e)) {
 		llm_job_provider(o->l, o->job, false, true, NULL);
 		llm_job_oneshot_fail(o, "quota", msg);
 		return;
 	}
-	wait = openai_chat_retry_ms(res->status, res->code, res->retry_after_ms,
-	    &e, o->retries, llm_job_jitter());
+	wait = openai_retry_ms(res->status, res->code, res->retry_after_ms, &e,
+	    o->retries, llm_job_jitter());
 	xs = res->status == HTTPC_OK ? httpc_header(r, "x-should-retry") : NULL;
 	if (xs != NULL && strcmp(xs, "false") == 0)
 		wait = -1;
@@ -1005,7 +1005,7 @@ llm_oneshot_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		    res->status != HTTPC_OK ? httpc_status_name(res->status)
 					    : msg);
 	llm_job_oneshot_fail(
-	    o, openai_chat_error_kind(res->status, res->code, &e), msg);
+	    o, openai_error_kind(res->status, res->code, &e), msg);
 }
 
 static void

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "httpc.h"
+#include "openai.h"
 #include "nnsock.h"
 #include "worker.h"
 
@@ -121,12 +122,6 @@ size_t llm_prompt_utf8_cut(const char *s, size_t len, size_t max);
 /* openai_chat.c */
 #define OPENAI_CHAT_TOOLS_MAX 8
 
-struct openai_error {
-	char code[64];
-	char type[64];
-	char message[256];
-};
-
 /* One chunk of a streamed reply; pointers borrow from root. */
 struct openai_chat_chunk {
 	json_t *root;	     /* owned; openai_chat_chunk_free */
@@ -154,15 +149,8 @@ void openai_chat_chunk_free(struct openai_chat_chunk *c);
 int openai_chat_parse_reply(
     const char *body, size_t len, struct openai_chat_reply *out);
 void openai_chat_reply_free(struct openai_chat_reply *r);
-int openai_chat_parse_error(
-    const char *body, size_t len, struct openai_error *e);
-bool openai_chat_is_quota(const struct openai_error *e);
-long openai_chat_retry_ms(enum httpc_status st, long code, long retry_after_ms,
-    const struct openai_error *e, int retry, double jitter);
 struct httpc_req *openai_chat_request(
     struct llm *l, const json_t *body, long budget_ms);
-const char *openai_chat_error_kind(
-    enum httpc_status st, long code, const struct openai_error *e);
 
 /* job.c */
 #define LLM_JOB_REPLY_MARGIN_MS 50  /* kept to send the last result */

@@ -26,24 +26,6 @@
 
 #define OPENAI_CHAT_CONNECT_MS 2000L
 
-static void
-openai_chat_error_fill(const json_t *err, struct openai_error *e)
-{
-	const char *s;
-
-	memset(e, 0, sizeof(*e));
-	if ((s = json_string_value(json_object_get(err, "code"))) != NULL)
-		snprintf(e->code, sizeof(e->code), "%s", s);
-	else if (json_is_integer(json_object_get(err, "code")))
-		snprintf(e->code, sizeof(e->code), "%lld",
-		    (long long)json_integer_value(
-			json_object_get(err, "code")));
-	if ((s = json_string_value(json_object_get(err, "type"))) != NULL)
-		snprintf(e->type, sizeof(e->type), "%s", s);
-	if ((s = json_string_value(json_object_get(err, "message"))) != NULL)
-		snprintf(e->message, sizeof(e->message), "%s", s);
-}
-
 /*
  * Parse the data of one stream event (a chat.completion.chunk) into *out;
  * its pointers borrow from out->root, freed by openai_chat_chunk_free.
@@ -64,7 +46,7 @@ openai_chat_parse_chunk(
 	}
 	if (json_is_object(v = json_object_get(out->root, "error"))) {
 		out->is_error = true;
-		openai_chat_error_fill(v, &out->error);
+		openai_error_fill(v, &out->error);
 		return 0;
 	}
 	if (json_is_object(v = json_object_get(out->root, "usage")))
@@ -135,78 +117,6 @@ openai_chat_reply_free(struct openai_chat_reply *r)
 		return;
 	json_decref(r->root);
 	memset(r, 0, sizeof(*r));
-}
-
-/*
- * Parse an error document into *e ("" fields when absent). Return 0, or
- * -1 when body is not one.
- */
-int
-openai_chat_parse_error(const char *body, size_t len, struct openai_error *e)
-{
-	json_t *root, *err;
-
-	memset(e, 0, sizeof(*e));
-	if (body == NULL)
-		return -1;
-	root = json_loadb(body, len, 0, NULL);
-	err = json_object_get(root, "error");
-	if (!json_is_object(err)) {
-		json_decref(root);
-		return -1;
-	}
-	openai_chat_error_fill(err, e);
-	json_decref(root);
-	return 0;
-}
-
-/* Whether the error is the account's quota (never retried). */
-bool
-openai_chat_is_quota(const struct openai_error *e)
-{
-	return e != NULL && (strcmp(e->code, "insufficient_quota") == 0 ||
-				strcmp(e->type, "insufficient_quota") == 0);
-}
-
-/*
- * How long to wait before retry number retry (0 for the first) of a
- * request that ended with st and code; jitter in [0, 1). Return ms, or -1
- * when it must not be retried.
- */
-long
-openai_chat_retry_ms(enum httpc_status st, long code, long retry_after_ms,
-    const struct openai_error *e, int retry, double jitter)
-{
-	double backoff = 500.0 * pow(2.0, retry > 10 ? 10 : retry);
-
-	if (backoff > 8000.0)
-		backoff = 8000.0;
-	backoff *= 1.0 - 0.25 * jitter;
-	if (st == HTTPC_ERR_INVALID || st == HTTPC_ERR_TOO_LARGE)
-		return -1;
-	if (st != HTTPC_OK)
-		return (long)backoff;
-	if (code == 429 && openai_chat_is_quota(e))
-		return -1;
-	if (code != 408 && code != 409 && code != 429 && code < 500)
-		return -1;
-	if (retry_after_ms > 0 && retry_after_ms <= 120000)
-		return retry_after_ms;
-	return (long)backoff;
-}
-
-/* The error kind a result carries for a failed request. */
-const char *
-openai_chat_error_kind(
-    enum httpc_status st, long code, const struct openai_error *e)
-{
-	if (st == HTTPC_ERR_TIMEOUT)
-		return "timeout";
-	if (st == HTTPC_OK && code == 429 && openai_chat_is_quota(e))
-		return "quota";
-	if (st == HTTPC_OK && code == 429)
-		return "rate_limit";
-	return "provider";
 }
 
 /*

@@ -13,7 +13,7 @@
  * "timeout" or "provider". Never a silent drop, except for a cancelled job,
  * which sends nothing (worker.h).
  *
- * Retries (openai_stt_retry_ms) happen only while the wait and another try
+ * Retries (openai_retry_ms) happen only while the wait and another try
  * fit the job's remaining budget (a job without a budget gets
  * MERKAZIA_STT_DEFAULT_BUDGET_MS); each try is capped at
  * MERKAZIA_STT_TIMEOUT_MS and at what is left. insufficient_quota is never
@@ -216,7 +216,7 @@ stt_job_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 {
 	struct stt_job *sj = arg;
 	struct log_ctx ctx = stt_job_ctx(sj->job);
-	struct openai_stt_error e;
+	struct openai_error e;
 	struct openai_stt_result tr;
 	const char *xs;
 	char msg[512];
@@ -238,7 +238,7 @@ stt_job_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		    "not the expected JSON");
 		return;
 	}
-	(void)openai_stt_parse_error(
+	(void)openai_error_parse(
 	    res->status == HTTPC_OK ? res->body : NULL, res->body_len, &e);
 	if (res->status == HTTPC_OK)
 		snprintf(msg, sizeof(msg), "HTTP %ld%s%s", res->code,
@@ -247,7 +247,7 @@ stt_job_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		snprintf(msg, sizeof(msg), "%s: %s",
 		    httpc_status_name(res->status), res->error);
 	if (res->status == HTTPC_OK && res->code == 429 &&
-	    openai_stt_is_quota(&e)) {
+	    openai_error_is_quota(&e)) {
 		log_call(LOG_LEVEL_ERROR, &ctx,
 		    "operator alert: OpenAI insufficient_quota: the account's "
 		    "quota is spent; transcription is down until billing is "
@@ -258,8 +258,8 @@ stt_job_done(struct httpc_req *r, const struct httpc_result *res, void *arg)
 		stt_job_fail(sj, "quota", msg);
 		return;
 	}
-	wait = openai_stt_retry_ms(res->status, res->code, res->retry_after_ms,
-	    &e, sj->retries, (double)arc4random_uniform(1000) / 1000.0);
+	wait = openai_retry_ms(res->status, res->code, res->retry_after_ms, &e,
+	    sj->retries, (double)arc4random_uniform(1000) / 1000.0);
 	xs = res->status == HTTPC_OK ? httpc_header(r, "x-should-retry") : NULL;
 	if (xs != NULL && strcmp(xs, "false") == 0)
 		wait = -1;

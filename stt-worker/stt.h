@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "httpc.h"
+#include "openai.h"
 #include "nnsock.h"
 #include "worker.h"
 
@@ -76,12 +77,6 @@ void stt_filter_judge(
     const struct stt_filter_in *in, struct stt_filter_out *out);
 
 /* openai_stt.c */
-struct openai_stt_error {
-	char code[64];
-	char type[64];
-	char message[256];
-};
-
 struct openai_stt_result {
 	char *text; /* owned */
 	bool has_segments;
@@ -97,11 +92,6 @@ struct openai_stt_result {
 int openai_stt_parse(
     const char *body, size_t len, struct openai_stt_result *out);
 void openai_stt_result_free(struct openai_stt_result *r);
-int openai_stt_parse_error(
-    const char *body, size_t len, struct openai_stt_error *e);
-bool openai_stt_is_quota(const struct openai_stt_error *e);
-long openai_stt_retry_ms(enum httpc_status st, long code, long retry_after_ms,
-    const struct openai_stt_error *e, int retry, double jitter);
 bool openai_stt_is_verbose(const char *model);
 struct httpc_req *openai_stt_request(struct stt *s, const uint8_t *wav,
     size_t wav_len, const char *language, const char *prompt, long budget_ms);

@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct openai_chat_reply r;
 	struct openai_error e;
 	struct openai_stt_result tr;
-	struct openai_stt_error se;
+	struct openai_error se;
 	char why[128];
 	json_t *j;
 
@@ -42,13 +42,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		openai_chat_reply_free(&r);
 	}
-	(void)openai_chat_parse_error(s, size, &e);
-	(void)openai_chat_is_quota(&e);
+	(void)openai_error_parse(s, size, &e);
+	(void)openai_error_is_quota(&e);
 	j = json_loadb(s, size, 0, NULL);
 	json_decref(llm_analysis_validate(j, why, sizeof(why)));
 	json_decref(j);
 	if (openai_stt_parse(s, size, &tr) == 0)
 		openai_stt_result_free(&tr);
-	(void)openai_stt_parse_error(s, size, &se);
+	(void)openai_error_parse(s, size, &se);
 	return 0;
 }
