@@ -53,7 +53,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 
 .PHONY: all deps check check-unit check-e2e lint asan fuzz format \
         format-check cppcheck clang-tidy check-includes tests demo clean \
-        install valgrind bench-store bench-tts
+        install valgrind bench-store bench-tts bench-gateway
 
 all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%)
 
@@ -168,6 +168,13 @@ bench-store:
 bench-tts:
 	$(MAKE) -j2 $(BINDIR)/tts-worker $(BINDIR)/msgtool $(BINDIR)/speak
 	tests/bench/bench_tts.py
+
+# The gateway's cost per concurrent call (RSS, CPU) and its timing (greeting,
+# gaps between frames) under sim-caller load at 1-1000 calls, release build,
+# the gateway alone (tests/bench/bench_gateway.py; docs/benchmarks.md).
+bench-gateway:
+	$(MAKE) -j2 $(BINDIR)/gateway $(BINDIR)/sim-caller
+	tests/bench/bench_gateway.py
 
 # Everything CI runs; ends with "N passed, N failed".
 check: deps

@@ -1,6 +1,6 @@
 /*
  * Unit tests for tools/sim-caller/script.c (call scenarios, line noise)
- * and metrics.c (percentiles).
+ * and metrics.c (percentiles, histograms).
  *
  * The noise must be what docs/scenarios.md promises: Python's
  * random.Random(seed).gauss(0, 1), so the expected numbers below were
@@ -186,6 +186,44 @@ test_percentiles(void **state)
 	json_decref(j);
 }
 
+static void
+test_histogram(void **state)
+{
+	struct metrics_hist h;
+	json_t *j;
+
+	(void)state;
+	metrics_hist_init(&h, 0.1, 100.0);
+	assert_true(isnan(metrics_hist_percentile(&h, 50.0)));
+	j = metrics_hist_summary(&h);
+	assert_true(json_is_null(json_object_get(j, "p50")));
+	json_decref(j);
+	/* 98 gaps of 20 ms, one of 35.04 ms, one of 500 ms (over the top). */
+	for (int i = 0; i < 98; i++)
+		metrics_hist_add(&h, 20.0);
+	metrics_hist_add(&h, 35.04);
+	metrics_hist_add(&h, 500.0);
+	metrics_hist_add(&h, NAN);
+	assert_int_equal(h.n, 100);
+	/* The upper edge of 20.0's bin, 20.1 (to within rounding). */
+	assert_true(fabs(metrics_hist_percentile(&h, 50.0) - 20.1) < 1e-9);
+	assert_true(fabs(metrics_hist_percentile(&h, 99.0) - 35.1) < 1e-9);
+	assert_true(metrics_hist_percentile(&h, 100.0) == 500.0);
+	assert_true(h.max == 500.0);
+	metrics_hist_free(&h);
+	/* Never above the maximum; a negative value counts as 0. */
+	metrics_hist_init(&h, 1.0, 10.0);
+	metrics_hist_add(&h, 2.5);
+	metrics_hist_add(&h, -1.0);
+	assert_true(metrics_hist_percentile(&h, 99.0) == 2.5);
+	assert_true(metrics_hist_percentile(&h, 50.0) == 1.0);
+	j = metrics_hist_summary(&h);
+	assert_int_equal(json_integer_value(json_object_get(j, "n")), 2);
+	assert_true(json_real_value(json_object_get(j, "max")) == 2.5);
+	json_decref(j);
+	metrics_hist_free(&h);
+}
+
 int
 main(void)
 {
@@ -195,6 +233,7 @@ main(void)
 	    cmocka_unit_test(test_load_refused),
 	    cmocka_unit_test(test_render),
 	    cmocka_unit_test(test_percentiles),
+	    cmocka_unit_test(test_histogram),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

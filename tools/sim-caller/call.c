@@ -26,7 +26,9 @@
  * reply: played after the line ended and after the player had gone idle
  * or been cleared, so the tail of an earlier reply does not count),
  * every mark (played fully or cleared), clears, underruns, protocol
- * errors by kind, bytes and messages both ways.
+ * errors by kind, bytes and messages both ways, and the gaps between
+ * consecutive media messages received within one item (the gateway's
+ * pacing as the caller sees it; a mark or clear ends a run).
  *
  * Clocks: everything on clock_mono_ms; call_tick is driven every few ms
  * by main.c and sends/plays every frame whose time has come (a bounded
@@ -141,6 +143,11 @@ struct call {
 	unsigned long marks_in;
 	unsigned long echoes_out;
 	unsigned long late_frames;
+	/* Gaps between consecutive media messages received, in us (a mark or
+	 * clear ends a run: the time between items is not a pacing gap). */
+	int64_t last_media_us;
+	uint32_t *gaps;
+	size_t ngaps, capgaps;
 	unsigned long proto_errors;
 	json_t *proto_kinds;
 	bool reading_stopped;
@@ -199,6 +206,7 @@ call_new(struct sim *sim, int index)
 	c->t_start = -1;
 	c->webhook_ms = -1;
 	c->first_media = c->first_audible = c->last_audible = -1;
+	c->last_media_us = -1;
 	c->proto_kinds = json_object();
 	c->close_code = 0;
 	player_init(&c->player, sim->jitter_ms);
@@ -271,6 +279,27 @@ call_turn_fresh(struct call *c)
 		c->turns[c->nturns - 1].fresh = true;
 }
 
+/* A media message arrived: keep the gap since the previous one of the
+ * same item (the pacing a caller's jitter buffer has to absorb). */
+static void
+call_note_gap(struct call *c)
+{
+	int64_t now = clock_mono_us();
+
+	if (c->last_media_us >= 0) {
+		int64_t gap = now - c->last_media_us;
+
+		if (c->ngaps == c->capgaps) {
+			c->capgaps = c->capgaps ? 2 * c->capgaps : 256;
+			c->gaps = xreallocarray(
+			    c->gaps, c->capgaps, sizeof(*c->gaps));
+		}
+		c->gaps[c->ngaps++] =
+		    gap > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+	}
+	c->last_media_us = now;
+}
+
 static void
 call_on_text(const char *text, size_t len, void *arg)
 {
@@ -287,6 +316,7 @@ call_on_text(const char *text, size_t len, void *arg)
 	}
 	switch (m.event) {
 	case MEDIA_EV_MEDIA:
+		call_note_gap(c);
 		c->media_in++;
 		c->audio_in += m.audio_len;
 		if (c->first_media < 0)
@@ -294,10 +324,12 @@ call_on_text(const char *text, size_t len, void *arg)
 		player_audio(&c->player, m.audio, m.audio_len, now);
 		break;
 	case MEDIA_EV_MARK:
+		c->last_media_us = -1;
 		c->marks_in++;
 		player_mark(&c->player, m.mark, now);
 		break;
 	case MEDIA_EV_CLEAR:
+		c->last_media_us = -1;
 		player_clear(&c->player, now);
 		call_turn_fresh(c);
 		if (c->nturns > 0 && c->turns[c->nturns - 1].clear < 0)
@@ -948,6 +980,19 @@ call_write_wav(struct call *c, json_t *doc)
 	free(path);
 }
 
+/* Return the gaps between received media messages in ms (a new array,
+ * caller frees; *n of them). */
+static double *
+call_gaps_ms(const struct call *c, size_t *n)
+{
+	double *v = xreallocarray(NULL, c->ngaps + 1, sizeof(*v));
+
+	for (size_t i = 0; i < c->ngaps; i++)
+		v[i] = (double)c->gaps[i] / 1000.0;
+	*n = c->ngaps;
+	return v;
+}
+
 /* Return the call's figures as one JSON object (new reference); writes
  * the recording first when asked to. Only once the call is done. */
 json_t *
@@ -958,6 +1003,8 @@ call_report(struct call *c)
 	unsigned long played, cleared, pending;
 	json_t *marks = call_marks_json(c, &played, &cleared, &pending);
 	json_t *doc;
+	size_t ngaps;
+	double *gaps;
 
 	doc = json_pack("{s:i, s:s, s:s, s:s?, s:o, s:o}", "call", c->index,
 	    "call_sid", c->call_sid, "stream_sid", c->stream_sid, "scenario",
@@ -1002,6 +1049,9 @@ call_report(struct call *c)
 	    doc, "greeting_ms", call_ms(c->first_audible, c->t_start));
 	json_object_set_new(
 	    doc, "first_media_ms", call_ms(c->first_media, c->t_start));
+	gaps = call_gaps_ms(c, &ngaps);
+	json_object_set_new(doc, "frame_gap_ms", metrics_summary(gaps, ngaps));
+	free(gaps);
 	json_object_set_new(
 	    doc, "duration_ms", json_integer(clock_mono_ms() - c->t_begin));
 	json_object_set_new(doc, "turns", call_turns_json(c));
@@ -1043,23 +1093,36 @@ call_report(struct call *c)
 	return doc;
 }
 
-/* Store the call's latencies for the aggregate: *webhook_ms and
- * *greeting_ms (NAN when none) and the replies (a new array in *reply_ms,
- * caller frees, *nreply of them). */
+/* Store the call's figures for the aggregate in *m: webhook, greeting
+ * and first-media ms (NAN when none), the replies and the gaps between
+ * received media messages (new arrays, caller frees them with
+ * call_metrics_free). */
 void
-call_metrics(const struct call *c, double *webhook_ms, double *greeting_ms,
-    double **reply_ms, size_t *nreply)
+call_metrics(const struct call *c, struct call_figures *m)
 {
-	*webhook_ms = c->webhook_ms >= 0 ? (double)c->webhook_ms : (double)NAN;
-	*greeting_ms = c->first_audible >= 0 && c->t_start >= 0
-			   ? (double)(c->first_audible - c->t_start)
-			   : (double)NAN;
-	*reply_ms = xreallocarray(NULL, c->nturns + 1, sizeof(double));
-	*nreply = 0;
+	m->webhook_ms =
+	    c->webhook_ms >= 0 ? (double)c->webhook_ms : (double)NAN;
+	m->greeting_ms = c->first_audible >= 0 && c->t_start >= 0
+			     ? (double)(c->first_audible - c->t_start)
+			     : (double)NAN;
+	m->first_media_ms = c->first_media >= 0 && c->t_start >= 0
+				? (double)(c->first_media - c->t_start)
+				: (double)NAN;
+	m->gap_ms = call_gaps_ms(c, &m->ngap);
+	m->reply_ms = xreallocarray(NULL, c->nturns + 1, sizeof(double));
+	m->nreply = 0;
 	for (size_t i = 0; i < c->nturns; i++)
 		if (c->turns[i].reply >= 0 && c->turns[i].end >= 0)
-			(*reply_ms)[(*nreply)++] =
+			m->reply_ms[m->nreply++] =
 			    (double)(c->turns[i].reply - c->turns[i].end);
+}
+
+void
+call_metrics_free(struct call_figures *m)
+{
+	free(m->reply_ms);
+	free(m->gap_ms);
+	m->reply_ms = m->gap_ms = NULL;
 }
 
 /* Release the call; takes NULL. Never from inside its callbacks (R8). */
@@ -1075,6 +1138,7 @@ call_free(struct call *c)
 	player_free(&c->player);
 	json_decref(c->proto_kinds);
 	free(c->turns);
+	free(c->gaps);
 	free(c->wav);
 	free(c);
 }

@@ -58,6 +58,7 @@
 
 #define SIMCALLER_TICK_MS	  5
 #define SIMCALLER_STARTS_PER_TICK 20
+#define SIMCALLER_CATCH_UP_MS	  100
 #define SIMCALLER_MAX_CALLS	  100000
 #define SIMCALLER_MAX_CONC	  2000
 #define SIMCALLER_MAX_LINES	  64
@@ -65,6 +66,11 @@
 #define SIMCALLER_DEF_FROM	  "+972521234567"
 #define SIMCALLER_DEF_TO	  "+97235550100"
 #define SIMCALLER_NO_START_MS	  10000
+/* Histograms of the aggregate: 0.1 ms bins up to 2 s. */
+#define SIMCALLER_HIST_BIN_MS 0.1
+#define SIMCALLER_HIST_TOP_MS 2000.0
+/* Reals in the JSON lines: enough digits, no binary noise. */
+#define SIMCALLER_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
 
 /* The run: every call, started in order, at most concurrency at once. */
 struct simcaller_run {
@@ -85,9 +91,12 @@ struct simcaller_run {
 	struct event *sigint;
 	struct event *sigterm;
 	/* For the aggregate. */
-	double *webhook, *greeting, *reply;
-	size_t nwebhook, ngreeting, nreply;
-	size_t capwebhook, capgreeting, capreply;
+	double *webhook, *greeting, *reply, *first_media, *gap_p99;
+	size_t nwebhook, ngreeting, nreply, nfirst_media, ngap_p99;
+	size_t capwebhook, capgreeting, capreply, capfirst_media, capgap_p99;
+	struct metrics_hist gaps;     /* every received inter-frame gap */
+	struct metrics_hist tick_lag; /* how late our own tick ran */
+	int64_t last_tick_us;
 	long underruns, proto_errors, marks_played, marks_cleared, clears;
 	json_t *results;
 };
@@ -253,16 +262,24 @@ simcaller_reap(struct simcaller_run *r, struct call *c)
 {
 	json_t *doc = call_report(c);
 	const char *res = json_string_value(json_object_get(doc, "result"));
-	double wh, gr, *rep;
-	size_t nrep;
+	struct call_figures f;
 	char *line;
 
-	call_metrics(c, &wh, &gr, &rep, &nrep);
-	simcaller_push(&r->webhook, &r->nwebhook, &r->capwebhook, wh);
-	simcaller_push(&r->greeting, &r->ngreeting, &r->capgreeting, gr);
-	for (size_t i = 0; i < nrep; i++)
-		simcaller_push(&r->reply, &r->nreply, &r->capreply, rep[i]);
-	free(rep);
+	call_metrics(c, &f);
+	simcaller_push(&r->webhook, &r->nwebhook, &r->capwebhook, f.webhook_ms);
+	simcaller_push(
+	    &r->greeting, &r->ngreeting, &r->capgreeting, f.greeting_ms);
+	simcaller_push(&r->first_media, &r->nfirst_media, &r->capfirst_media,
+	    f.first_media_ms);
+	for (size_t i = 0; i < f.nreply; i++)
+		simcaller_push(
+		    &r->reply, &r->nreply, &r->capreply, f.reply_ms[i]);
+	for (size_t i = 0; i < f.ngap; i++)
+		metrics_hist_add(&r->gaps, f.gap_ms[i]);
+	if (f.ngap > 0)
+		simcaller_push(&r->gap_p99, &r->ngap_p99, &r->capgap_p99,
+		    metrics_percentile(f.gap_ms, f.ngap, 99.0));
+	call_metrics_free(&f);
 	r->underruns += simcaller_int(doc, "underruns");
 	r->proto_errors += simcaller_int(doc, "protocol_errors");
 	r->marks_played += simcaller_int(doc, "marks_played");
@@ -276,7 +293,7 @@ simcaller_reap(struct simcaller_run *r, struct call *c)
 		json_object_set_new(r->results, res,
 		    json_integer(n ? json_integer_value(n) + 1 : 1));
 	}
-	line = json_dumps(doc, JSON_COMPACT);
+	line = json_dumps(doc, SIMCALLER_JSON_FLAGS);
 	if (line != NULL) {
 		printf("%s\n", line);
 		fflush(stdout);
@@ -289,11 +306,20 @@ static void
 simcaller_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct simcaller_run *r = arg;
-	int64_t now = clock_mono_ms();
+	int64_t now = clock_mono_ms(), now_us = clock_mono_us();
 
 	(void)fd;
 	(void)what;
-	/* At most SIMCALLER_STARTS_PER_TICK new calls a tick (interval 0). */
+	if (r->last_tick_us > 0) {
+		int64_t lag_us =
+		    now_us - r->last_tick_us - SIMCALLER_TICK_MS * 1000;
+
+		metrics_hist_add(&r->tick_lag, (double)lag_us / 1000.0);
+	}
+	r->last_tick_us = now_us;
+	/* Calls start on a schedule of one every interval_ms (several a tick
+	 * when the interval is shorter than the tick), at most
+	 * SIMCALLER_STARTS_PER_TICK a tick. */
 	for (int k = 0; k < SIMCALLER_STARTS_PER_TICK && !r->stopping &&
 			r->started < r->ncalls && r->active < r->concurrency &&
 			now >= r->next_start;
@@ -302,9 +328,16 @@ simcaller_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 		r->calls[r->started++] = c;
 		r->active++;
-		r->next_start = now + r->interval_ms;
+		r->next_start += r->interval_ms;
 		call_start(c);
 	}
+	/* Held back by --concurrency: the next call starts when a slot frees
+	 * and the pace resumes from there. A late tick catches up at most
+	 * SIMCALLER_CATCH_UP_MS of the schedule, never in a burst beyond. */
+	if (r->active >= r->concurrency && r->next_start < now)
+		r->next_start = now;
+	else if (r->next_start < now - SIMCALLER_CATCH_UP_MS)
+		r->next_start = now - SIMCALLER_CATCH_UP_MS;
 	for (int i = 0; i < r->started; i++)
 		if (r->calls[i] != NULL)
 			call_tick(r->calls[i], now);
@@ -354,7 +387,20 @@ simcaller_aggregate(struct simcaller_run *r)
 	    "marks_played", (int)r->marks_played, "marks_cleared",
 	    (int)r->marks_cleared, "clears", (int)r->clears, "duration_ms",
 	    (json_int_t)(clock_mono_ms() - r->t0));
-	char *line = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_t *agg = doc ? json_object_get(doc, "aggregate") : NULL;
+	char *line;
+
+	if (agg != NULL) {
+		json_object_set_new(agg, "first_media_ms",
+		    metrics_summary(r->first_media, r->nfirst_media));
+		json_object_set_new(
+		    agg, "frame_gap_ms", metrics_hist_summary(&r->gaps));
+		json_object_set_new(agg, "frame_gap_call_p99_ms",
+		    metrics_summary(r->gap_p99, r->ngap_p99));
+		json_object_set_new(
+		    agg, "tick_lag_ms", metrics_hist_summary(&r->tick_lag));
+	}
+	line = doc ? json_dumps(doc, SIMCALLER_JSON_FLAGS) : NULL;
 
 	if (line != NULL) {
 		printf("%s\n", line);
@@ -397,6 +443,10 @@ simcaller_run(struct simcaller_run *r)
 	r->sim.httpc = httpc_new(r->sim.base);
 	r->calls = xcalloc((size_t)r->ncalls, sizeof(*r->calls));
 	r->results = json_object();
+	metrics_hist_init(
+	    &r->gaps, SIMCALLER_HIST_BIN_MS, SIMCALLER_HIST_TOP_MS);
+	metrics_hist_init(
+	    &r->tick_lag, SIMCALLER_HIST_BIN_MS, SIMCALLER_HIST_TOP_MS);
 	r->tick = event_new(r->sim.base, -1, EV_PERSIST, simcaller_tick_cb, r);
 	r->sigint = evsignal_new(r->sim.base, SIGINT, simcaller_signal_cb, r);
 	r->sigterm = evsignal_new(r->sim.base, SIGTERM, simcaller_signal_cb, r);
@@ -428,6 +478,10 @@ simcaller_run(struct simcaller_run *r)
 	free(r->webhook);
 	free(r->greeting);
 	free(r->reply);
+	free(r->first_media);
+	free(r->gap_p99);
+	metrics_hist_free(&r->gaps);
+	metrics_hist_free(&r->tick_lag);
 	return rc;
 }
 

@@ -246,6 +246,22 @@ void script_noise(
 double metrics_percentile(double *v, size_t n, double p);
 json_t *metrics_summary(double *v, size_t n);
 
+/* Values in fixed-width bins from 0 (the last bin takes everything above
+ * the top); the exact maximum is kept. */
+struct metrics_hist {
+	uint64_t *bins;
+	size_t nbins;
+	double width;
+	uint64_t n;
+	double max;
+};
+
+void metrics_hist_init(struct metrics_hist *h, double width, double top);
+void metrics_hist_add(struct metrics_hist *h, double v);
+double metrics_hist_percentile(const struct metrics_hist *h, double p);
+json_t *metrics_hist_summary(const struct metrics_hist *h);
+void metrics_hist_free(struct metrics_hist *h);
+
 /* ---- wsc.c: WebSocket client on a bufferevent, framing by wslay ------ */
 
 struct wsc;
@@ -313,6 +329,17 @@ struct sim {
 
 struct call;
 
+/* A finished call's figures for the aggregate (call_metrics). */
+struct call_figures {
+	double webhook_ms;     /* NAN when none */
+	double greeting_ms;    /* NAN when none */
+	double first_media_ms; /* NAN when none */
+	double *reply_ms;      /* every turn's reply latency */
+	size_t nreply;
+	double *gap_ms; /* gaps between received media messages */
+	size_t ngap;
+};
+
 struct call *call_new(struct sim *sim, int index);
 void call_start(struct call *c);
 void call_tick(struct call *c, int64_t now_ms);
@@ -320,8 +347,8 @@ void call_hangup(struct call *c);
 bool call_is_done(const struct call *c);
 bool call_is_ok(const struct call *c);
 json_t *call_report(struct call *c);
-void call_metrics(const struct call *c, double *webhook_ms, double *greeting_ms,
-    double **reply_ms, size_t *nreply);
+void call_metrics(const struct call *c, struct call_figures *m);
+void call_metrics_free(struct call_figures *m);
 void call_free(struct call *c);
 int call_resolve_loopback(const char *host, const char *port,
     struct sockaddr_storage *ss, int *salen);
