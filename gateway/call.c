@@ -31,6 +31,10 @@
  * playout; it runs only while calls exist. The greeting is queued the
  * moment `start` arrives and its first frames go out at once.
  *
+ * Conversation: from `start` on, each call has one (conversation.c): the
+ * inbound audio, the marks and the stream's end are passed to it; it asks
+ * the call to queue audio, play phrases, publish events and hang up.
+ *
  * Freeing (R8): a call is never freed inside its own callback chain
  * (ws.c's handlers, the pacer's tick): call_close_soon marks it dead, moves
  * it to the dead list and a zero-delay event frees it and its socket. The
@@ -73,6 +77,7 @@ struct call {
 	struct gateway *g;
 	struct ws_conn *ws;
 	struct playout *po;
+	struct conversation *conv;
 	struct event *start_timer;
 	enum call_state state;
 	bool clean_end; /* `stop` came, or the gateway closed on purpose */
@@ -85,6 +90,7 @@ struct call {
 	long generation;
 	struct media_seq seq;
 	int64_t opened_ms;
+	int64_t started_ms; /* `start` received */
 	int64_t last_tick_ms;
 	unsigned long media_in;
 	unsigned long bytes_in;
@@ -205,6 +211,7 @@ call_close_soon(struct call *call)
 static void
 call_free(struct call *call)
 {
+	conversation_free(call->conv);
 	ws_conn_free(call->ws);
 	playout_free(call->po);
 	event_free(call->start_timer);
@@ -335,6 +342,125 @@ call_playout(const struct call *call)
 	return call->po;
 }
 
+/* Return the live call of call_sid (the first one), or NULL. */
+struct call *
+call_find_sid(const struct gateway *g, const char *call_sid)
+{
+	struct call *call;
+
+	if (g->calls == NULL || call_sid == NULL || call_sid[0] == '\0')
+		return NULL;
+	for (call = TAILQ_FIRST(&g->calls->live); call != NULL;
+	     call = TAILQ_NEXT(call, entry))
+		if (strcmp(call->call_sid, call_sid) == 0)
+			return call;
+	return NULL;
+}
+
+/* ---- what the conversation reads and asks ---------------------------- */
+
+/* Return the call's SID, or NULL before `start` named it. */
+const char *
+call_sid(const struct call *call)
+{
+	return call->call_sid[0] ? call->call_sid : NULL;
+}
+
+/* Return the stream SID ("" before `start`). */
+const char *
+call_stream_sid(const struct call *call)
+{
+	return call->stream_sid;
+}
+
+/* Return the call's business id, or NULL. */
+const char *
+call_business(const struct call *call)
+{
+	return call->business;
+}
+
+/* Return the caller's number, or NULL. */
+const char *
+call_from(const struct call *call)
+{
+	return call->from;
+}
+
+/* Return the call's turn generation. */
+uint32_t
+call_generation(const struct call *call)
+{
+	return (uint32_t)call->generation;
+}
+
+struct gateway *
+call_gateway(const struct call *call)
+{
+	return call->g;
+}
+
+/* Return the call's conversation (NULL before `start`). */
+struct conversation *
+call_conversation(const struct call *call)
+{
+	return call->conv;
+}
+
+struct playout *
+call_playout_mut(struct call *call)
+{
+	return call->po;
+}
+
+/* Return when `start` arrived (monotonic ms). */
+int64_t
+call_started_ms(const struct call *call)
+{
+	return call->started_ms;
+}
+
+/* Return the call's log context (SIDs, generation). */
+struct log_ctx
+call_log_ctx(const struct call *call)
+{
+	return call_ctx(call);
+}
+
+/* Audio was queued on the call's playout: send what is due now. */
+void
+call_kick(struct call *call)
+{
+	if (call->state == CALL_LIVE)
+		playout_tick(call->po, clock_mono_ms());
+}
+
+/* Publish CALL_EVENT event ("handoff", ...) for the call. */
+void
+call_event(struct call *call, const char *event)
+{
+	if (call->call_sid[0] != '\0')
+		call_publish(call, event);
+}
+
+/*
+ * End the call from our side: close the stream cleanly (1000) after what
+ * was sent; the closed handler does the rest. Return 0 or -1.
+ */
+int
+call_hangup(struct call *call, const char *why)
+{
+	struct log_ctx ctx = call_ctx(call);
+
+	if (call->state != CALL_LIVE)
+		return -1;
+	log_call(LOG_LEVEL_INFO, &ctx, "closing the media stream: %s", why);
+	call->state = CALL_STOPPED;
+	call->clean_end = true;
+	playout_stop(call->po);
+	return ws_close(call->ws, 1000, "call ended");
+}
+
 /* Return the live call whose stream is stream_sid, or NULL. */
 struct call *
 call_find_stream(const struct gateway *g, const char *stream_sid)
@@ -409,7 +535,10 @@ call_on_start(struct call *call, const struct media_msg *m)
 		log_call(
 		    LOG_LEVEL_WARN, &ctx, "media stream has no inbound track");
 	call_publish(call, "stream_start");
+	call->started_ms = clock_mono_ms();
 	(void)call_play(call, PHRASE_GREETING);
+	call->conv = conversation_new(call);
+	conversation_start(call->conv);
 }
 
 static void
@@ -430,6 +559,9 @@ call_on_media(struct call *call, const struct media_msg *m)
 		call->last_tick_ms = now;
 		call_publish(call, "media");
 	}
+	if (call->conv != NULL &&
+	    (m->track & MEDIA_TRACK_INBOUND || m->track == 0))
+		conversation_media(call->conv, m->payload, m->payload_len);
 }
 
 static void
@@ -500,6 +632,8 @@ call_on_text(struct ws_conn *ws, const char *msg, size_t len, void *arg)
 	case MEDIA_MARK:
 		if (playout_mark_echo(call->po, m.name) < 0)
 			call_refuse(call, "mark", "no such mark pending");
+		else if (call->conv != NULL)
+			conversation_mark(call->conv);
 		break;
 	case MEDIA_DTMF: {
 		struct log_ctx ctx = call_ctx(call);
@@ -548,6 +682,8 @@ call_on_closed(struct ws_conn *ws, enum ws_end why, void *arg)
 		log_fields(LOG_LEVEL_WARN, &ctx, f,
 		    "media stream ended abnormally (%s)", ws_end_name(why));
 	json_decref(f);
+	if (call->conv != NULL)
+		conversation_end(call->conv);
 	if (call->clean_end && call->call_sid[0] != '\0')
 		call_publish(call, "end");
 	call_close_soon(call);

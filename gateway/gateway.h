@@ -15,7 +15,9 @@
 
 #include "daemon.h"
 #include "health.h"
+#include "log.h"
 #include "nnsock.h"
+#include "store.h"
 
 /* Limits of one HTTP request (http.c); docs/gateway.md lists them. */
 #define HTTP_HEADER_BYTES_MAX                           \
@@ -296,6 +298,77 @@ struct call_metrics {
 struct call_table;
 struct call;
 
+/* The job layer (jobs.c). */
+enum jobs_stage {
+	JOBS_STT,
+	JOBS_LLM,
+	JOBS_TTS,
+	JOBS_NSTAGE,
+};
+
+struct jobs_config {
+	long budget_ms[JOBS_NSTAGE]; /* time budget of a job per stage */
+	long resend_ms[JOBS_NSTAGE]; /* no result this long: send again */
+	long analysis_budget_ms;     /* ANALYSIS_JOB (on the llm stage) */
+	int attempts_max;	     /* sends of one job, first included */
+};
+
+struct jobs_stats {
+	unsigned long sent[JOBS_NSTAGE];
+	unsigned long resent[JOBS_NSTAGE];
+	unsigned long expired[JOBS_NSTAGE]; /* no final result in budget */
+	unsigned long results;		    /* delivered to their owner */
+	unsigned long duplicates;	    /* late duplicates ignored */
+	unsigned long stale;		    /* older generation dropped */
+	unsigned long unknown;		    /* no such job (any more) */
+	unsigned long cancels;		    /* JOB_CANCEL published */
+	unsigned long send_failed;	    /* a send that must wait */
+};
+
+struct jobs;
+struct job;
+
+/*
+ * What becomes of a job: result() gets every result message of it (m
+ * and payload borrowed), expired() is called once when no final result
+ * came within its budget and attempts. The job is forgotten after a
+ * final result or expiry; neither callback may free the jobs table.
+ */
+struct jobs_owner_ops {
+	void (*result)(
+	    void *owner, long tag, const struct msg *m, json_t *payload);
+	void (*expired)(void *owner, long tag, int stage);
+};
+
+/* How jobs are sent; tests replace it. */
+struct jobs_io {
+	int (*send)(void *arg, int stage, const struct msg *m);
+	int (*cancel)(void *arg, const struct msg *m);
+	void *arg;
+};
+
+/* The business settings crm-store gives (crm.c). */
+struct crm_business {
+	char *id;
+	char *name;
+	char *greeting;
+	char *voice;
+	char *instructions;
+};
+
+struct crm;
+
+/* One agent reply: sentences in index order (reply.c). */
+struct reply;
+
+/* One call's conversation: VAD, STT, LLM, TTS (conversation.c). */
+struct conversation;
+struct conversation_ask; /* a crm-store query a call waits on */
+
+struct conversation_config {
+	long max_turns; /* caller turns per call before the goodbye */
+};
+
 struct routes_business {
 	char *number; /* E.164, as Twilio sends To */
 	char *business;
@@ -307,8 +380,13 @@ struct gateway {
 	struct nnsock *results;
 	struct nnsock *cancel;
 	struct nnsock *call_events;
-	struct nnsock *store;
+	struct store_client *store; /* crm-store client (crm.c) */
 	struct nnsock *store_changes;
+	struct crm *crm;
+	struct jobs *jobtab; /* jobs in flight (jobs.c) */
+	char *results_addr;  /* this gateway's RESULTS address */
+	struct conversation_config conv_cfg;
+	struct conversation_ask *asks; /* queries in flight for calls */
 	struct health_follow *health;
 	long calls_live;
 	/* HTTP and Twilio (http.c, routes.c) */
@@ -459,6 +537,7 @@ bool playout_is_idle(const struct playout *po);
 size_t playout_nitems(const struct playout *po);
 const char *playout_item_label(const struct playout *po, size_t i);
 enum playout_state playout_item_state(const struct playout *po, size_t i);
+const char *playout_item_mark(const struct playout *po, size_t i);
 size_t playout_heard(const struct playout *po, const char **labels, size_t max);
 int64_t playout_ahead_ms(const struct playout *po, int64_t now_ms);
 const char *playout_state_name(enum playout_state s);
@@ -481,10 +560,89 @@ void call_cleanup(struct gateway *g);
 void call_upgrade(struct gateway *g, struct http_conn *c,
     const struct http_request *req, struct http_response *resp);
 struct call *call_find_stream(const struct gateway *g, const char *stream_sid);
+struct call *call_find_sid(const struct gateway *g, const char *call_sid);
 int call_play(struct call *call, enum phrase_kind k);
 int call_clear(struct call *call);
 const struct playout *call_playout(const struct call *call);
 void call_metrics_write(const struct gateway *g, struct evbuffer *b);
+
+/* crm.c */
+int crm_setup(struct gateway *g);
+void crm_cleanup(struct gateway *g);
+bool crm_is_settled(const struct gateway *g);
+bool crm_database_is_up(const struct gateway *g);
+const struct crm_business *crm_business(
+    const struct gateway *g, const char *id);
+void crm_on_change(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg);
+int crm_write(
+    struct gateway *g, const char *kind, const char *key, json_t *data);
+void crm_call_answered(struct gateway *g, const char *sid, const char *business,
+    const char *from, const char *to, const char *status);
+void crm_call_status(struct gateway *g, const char *sid, const char *business,
+    const char *status, long duration_s);
+void crm_metrics_write(const struct gateway *g, struct evbuffer *b);
+
+/* jobs.c */
+struct jobs *jobs_new(struct event_base *base, const struct jobs_io *io,
+    const struct jobs_config *cfg, const char *reply_addr);
+void jobs_free(struct jobs *t);
+uint64_t jobs_submit(struct jobs *t, int stage, enum msg_type type,
+    const char *call_sid, uint32_t generation, json_t *payload,
+    const uint8_t *blob, size_t blob_len, const struct jobs_owner_ops *ops,
+    void *owner, long tag);
+void jobs_deliver(struct jobs *t, const struct msg *m, json_t *payload);
+void jobs_tick(struct jobs *t, int64_t now_ms);
+int jobs_cancel(struct jobs *t, const char *call_sid, uint32_t generation,
+    const char *reason);
+void jobs_forget_owner(struct jobs *t, void *owner);
+size_t jobs_in_flight(const struct jobs *t);
+const struct jobs_stats *jobs_stats(const struct jobs *t);
+const char *jobs_stage_name(int stage);
+void jobs_metrics_write(const struct jobs *t, struct evbuffer *b);
+
+/* reply.c */
+struct reply *reply_new(void);
+void reply_free(struct reply *r);
+int reply_sentence(struct reply *r, long index, const char *text);
+int reply_audio(struct reply *r, long index, const uint8_t *mulaw, size_t len,
+    struct playout *po, int64_t now_ms);
+int reply_skip(struct reply *r, long index, struct playout *po, int64_t now_ms);
+void reply_set_total(
+    struct reply *r, long n, struct playout *po, int64_t now_ms);
+long reply_count(const struct reply *r);
+long reply_queued(const struct reply *r);
+bool reply_is_queued(const struct reply *r);
+bool reply_is_played(const struct reply *r, const struct playout *po);
+char *reply_heard(
+    const struct reply *r, const struct playout *po, json_t *marks);
+char *reply_generated(const struct reply *r);
+bool reply_is_interrupted(const struct reply *r, const struct playout *po);
+
+/* conversation.c */
+struct conversation *conversation_new(struct call *call);
+void conversation_free(struct conversation *cv);
+void conversation_start(struct conversation *cv);
+void conversation_media(
+    struct conversation *cv, const uint8_t *mulaw, size_t len);
+void conversation_mark(struct conversation *cv);
+void conversation_end(struct conversation *cv);
+void conversation_cleanup(struct gateway *g);
+
+/* call.c (what conversation.c reads and asks of a call) */
+const char *call_sid(const struct call *call);
+const char *call_stream_sid(const struct call *call);
+struct conversation *call_conversation(const struct call *call);
+const char *call_business(const struct call *call);
+const char *call_from(const struct call *call);
+uint32_t call_generation(const struct call *call);
+struct gateway *call_gateway(const struct call *call);
+struct playout *call_playout_mut(struct call *call);
+int64_t call_started_ms(const struct call *call);
+struct log_ctx call_log_ctx(const struct call *call);
+void call_kick(struct call *call);
+void call_event(struct call *call, const char *event);
+int call_hangup(struct call *call, const char *why);
 
 /* vad.c */
 /*

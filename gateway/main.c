@@ -44,6 +44,26 @@ static const struct config_key gateway_config[] = {
 	"שלום, הגעתם לשי דירות ומשרדים, איך אפשר לעזור?", 0, 0, 0,
 	"the generic greeting callers hear when the stream starts "
 	"(rendered with espeak-ng at start)"},
+    {"MERKAZIA_JOB_STT_BUDGET_MS", CONFIG_INT, "15000", 1000, 600000, 0,
+	"time budget of a transcription job (STT_JOB)"},
+    {"MERKAZIA_JOB_LLM_BUDGET_MS", CONFIG_INT, "20000", 1000, 600000, 0,
+	"time budget of an agent reply (LLM_JOB), all its sentences"},
+    {"MERKAZIA_JOB_TTS_BUDGET_MS", CONFIG_INT, "10000", 1000, 600000, 0,
+	"time budget of one sentence's speech (TTS_JOB)"},
+    {"MERKAZIA_JOB_ANALYSIS_BUDGET_MS", CONFIG_INT, "60000", 1000, 600000, 0,
+	"time budget of the post-call analysis (ANALYSIS_JOB)"},
+    {"MERKAZIA_JOB_STT_RESEND_MS", CONFIG_INT, "5000", 50, 600000, 0,
+	"a transcription job with no result this long is sent again (a "
+	"worker may have died)"},
+    {"MERKAZIA_JOB_LLM_RESEND_MS", CONFIG_INT, "5000", 50, 600000, 0,
+	"an LLM job with no sentence this long is sent again; never once a "
+	"sentence arrived"},
+    {"MERKAZIA_JOB_TTS_RESEND_MS", CONFIG_INT, "4000", 50, 600000, 0,
+	"a TTS job with no result this long is sent again"},
+    {"MERKAZIA_JOB_ATTEMPTS", CONFIG_INT, "3", 1, 10, 0,
+	"sends of one job at most, the first included"},
+    {"MERKAZIA_CALL_MAX_TURNS", CONFIG_INT, "60", 1, 1000, 0,
+	"caller turns in one call; the next one hears the goodbye"},
     {NULL, CONFIG_STRING, NULL, 0, 0, 0, NULL},
 };
 

@@ -308,6 +308,13 @@ playout_item_label(const struct playout *po, size_t i)
 	return i < po->n ? po->items[i].label : NULL;
 }
 
+/* Return the mark name of item i ("item-3"), or NULL past the end. */
+const char *
+playout_item_mark(const struct playout *po, size_t i)
+{
+	return i < po->n ? po->items[i].name : NULL;
+}
+
 /* Return what became of item i (PLAYOUT_CLEARED past the end). */
 enum playout_state
 playout_item_state(const struct playout *po, size_t i)

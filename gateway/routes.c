@@ -13,10 +13,12 @@
  * missing or wrong one gets 403 and a log line that never holds the
  * token. POST /twilio/voice answers TwiML at once, never waiting on
  * another process (Twilio error 11205 killed the prototype): the called
- * number's business comes from an in-memory map (filled from crm-store
- * later), else MERKAZIA_DEFAULT_BUSINESS, else a Hebrew "not in service"
+ * number's business comes from an in-memory map (filled from crm-store by
+ * crm.c), else MERKAZIA_DEFAULT_BUSINESS, else a Hebrew "not in service"
  * and <Hangup/>. It publishes a CALL_EVENT "webhook" without blocking
- * (a full or peerless socket drops it and counts the drop).
+ * (a full or peerless socket drops it and counts the drop) and hands the
+ * call's row to the store client (crm.c), which never blocks either.
+ * /twilio/voice/status and /twilio/stream-status update the row's status.
  *
  * GET /twilio/media and /twilio/media/ (both: a redirect would be Twilio
  * error 31920) go to call_upgrade (call.c), which takes the connection
@@ -80,6 +82,8 @@ static void routes_voice_status(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
 static void routes_no_content(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
+static void routes_stream_status(struct gateway *, const struct http_request *,
+    const struct form *, struct http_response *);
 static void routes_recording(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
 static void routes_empty_twiml(struct gateway *, const struct http_request *,
@@ -92,7 +96,7 @@ static const struct routes_route routes_table[] = {
     {"GET", "/version", 0, routes_version},
     {"POST", "/twilio/voice", ROUTES_TWILIO, routes_voice},
     {"POST", "/twilio/voice/status", ROUTES_TWILIO, routes_voice_status},
-    {"POST", "/twilio/stream-status", ROUTES_TWILIO, routes_no_content},
+    {"POST", "/twilio/stream-status", ROUTES_TWILIO, routes_stream_status},
     {"POST", "/twilio/recording", ROUTES_TWILIO, routes_recording},
     {"POST", "/twilio/recording-status", ROUTES_TWILIO, routes_no_content},
     {"POST", "/twilio/sms", ROUTES_TWILIO, routes_empty_twiml},
@@ -343,8 +347,8 @@ routes_readyz(struct gateway *g, const struct http_request *req,
 			ok = false;
 	}
 	routes_json(resp, ok ? 200 : 503,
-	    json_pack("{s:b, s:b, s:o}", "ok", ok, "stopping", stopping,
-		"workers", workers));
+	    json_pack("{s:b, s:b, s:b, s:o}", "ok", ok, "stopping", stopping,
+		"database", crm_database_is_up(g), "workers", workers));
 }
 
 static void
@@ -473,6 +477,9 @@ routes_metrics(struct gateway *g, const struct http_request *req,
 		    "merkazia_workers_live{stage=\"%s\"} %zu\n",
 		    routes_stages[i], routes_live(g, routes_stages[i]));
 	call_metrics_write(g, b);
+	if (g->jobtab != NULL)
+		jobs_metrics_write(g->jobtab, b);
+	crm_metrics_write(g, b);
 }
 
 /* ---- Twilio webhooks -------------------------------------------------- */
@@ -534,6 +541,7 @@ routes_voice(struct gateway *g, const struct http_request *req,
 	log_call(LOG_LEVEL_INFO, &ctx, "incoming call to %s for business %s",
 	    to ? to : "(none)", biz);
 	routes_publish(g, "webhook", sid, biz, from, to);
+	crm_call_answered(g, sid, biz, from, to, form_get(form, "CallStatus"));
 }
 
 static void
@@ -542,20 +550,62 @@ routes_voice_status(struct gateway *g, const struct http_request *req,
 {
 	const char *sid = form_get(form, "CallSid");
 	const char *status = form_get(form, "CallStatus");
+	const char *dur = form_get(form, "CallDuration");
+	const char *biz = routes_business_lookup(g, form_get(form, "To"));
 	struct log_ctx ctx = {sid, NULL, 0, -1};
 	static const char *const ended[] = {
 	    "completed", "busy", "failed", "no-answer", "canceled"};
+	long duration = -1;
 
 	(void)req;
 	resp->status = 204;
 	if (sid == NULL || status == NULL)
 		return;
+	if (biz == NULL)
+		biz = g->default_biz;
 	log_call(LOG_LEVEL_INFO, &ctx, "call status %s", status);
-	for (size_t i = 0; i < sizeof(ended) / sizeof(*ended); i++)
-		if (strcmp(status, ended[i]) == 0)
-			routes_publish(g, "end", sid,
-			    routes_business_lookup(g, form_get(form, "To")),
-			    form_get(form, "From"), form_get(form, "To"));
+	for (size_t i = 0; i < sizeof(ended) / sizeof(*ended); i++) {
+		if (strcmp(status, ended[i]) != 0)
+			continue;
+		routes_publish(g, "end", sid, biz, form_get(form, "From"),
+		    form_get(form, "To"));
+		duration = dur != NULL ? strtol(dur, NULL, 10) : 0;
+		if (duration < 0)
+			duration = 0;
+	}
+	crm_call_status(g, sid, biz, status, duration);
+}
+
+/*
+ * Twilio's Media Streams status callback: a stream that started puts the
+ * call in progress; an error is logged (the watchdog acts on the silence).
+ */
+static void
+routes_stream_status(struct gateway *g, const struct http_request *req,
+    const struct form *form, struct http_response *resp)
+{
+	const char *sid = form_get(form, "CallSid");
+	const char *ev = form_get(form, "StreamEvent");
+	const char *err = form_get(form, "StreamError");
+	struct log_ctx ctx = {sid, form_get(form, "StreamSid"), 0, -1};
+
+	(void)req;
+	resp->status = 204;
+	if (sid == NULL || ev == NULL)
+		return;
+	if (strcmp(ev, "stream-error") == 0)
+		log_call(LOG_LEVEL_WARN, &ctx,
+		    "Twilio reports a stream error: %s",
+		    err != NULL ? err : "(no detail)");
+	else
+		log_call(LOG_LEVEL_INFO, &ctx, "Twilio stream status %s", ev);
+	if (strcmp(ev, "stream-started") == 0) {
+		const struct call *call = call_find_sid(g, sid);
+
+		crm_call_status(g, sid,
+		    call != NULL ? call_business(call) : g->default_biz,
+		    "in-progress", -1);
+	}
 }
 
 static void

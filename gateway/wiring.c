@@ -5,23 +5,95 @@
  * common/endpoints.h and to the HTTP listener (MERKAZIA_HTTP_LISTEN),
  * whose bound address it logs (field "listen") and sends to systemd as
  * STATUS=, so tests and ops can use port 0.
+ *
+ * Results: every message on RESULTS goes to the job layer (jobs.c), which
+ * hands it to the call that owns the job; the jobs go out on the stage's
+ * PUSH socket and cancels on CANCEL (gateway_jobs_io). crm-store's
+ * changes go to crm.c. The reply address every job names is RESULTS's
+ * address as configured (MERKAZIA_ENDPOINT_RESULTS, else the ipc://
+ * default): with workers on other hosts it must be a tcp:// address they
+ * can reach.
  */
 #include <stdlib.h>
 
 #include <jansson.h>
 
 #include "clock.h"
+#include "endpoints.h"
 #include "gateway.h"
 #include "log.h"
 #include "xmalloc.h"
 
+static void
+gateway_on_result(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg)
+{
+	struct gateway *g = arg;
+
+	(void)s;
+	(void)rx;
+	if (g->jobtab != NULL)
+		jobs_deliver(g->jobtab, m, payload);
+}
+
 static const struct msg_handler gateway_result_handlers[] = {
+    {MSG_STT_RESULT, gateway_on_result},
+    {MSG_LLM_SENTENCE, gateway_on_result},
+    {MSG_LLM_ACTION, gateway_on_result},
+    {MSG_LLM_DONE, gateway_on_result},
+    {MSG_ANALYSIS_RESULT, gateway_on_result},
+    {MSG_TEXT_REPLY, gateway_on_result},
+    {MSG_TTS_RESULT, gateway_on_result},
     {0, NULL},
 };
 
 static const struct msg_handler gateway_change_handlers[] = {
+    {MSG_STORE_CHANGE, crm_on_change},
     {0, NULL},
 };
+
+/* Jobs go out on the stage's PUSH socket, without blocking. */
+static int
+gateway_job_send(void *arg, int stage, const struct msg *m)
+{
+	struct gateway *g = arg;
+
+	return nnsock_send(g->jobs[stage], m);
+}
+
+static int
+gateway_job_cancel(void *arg, const struct msg *m)
+{
+	struct gateway *g = arg;
+
+	return nnsock_send(g->cancel, m);
+}
+
+/* The job layer, with its budgets and resend intervals from settings. */
+static void
+gateway_jobs_init(struct gateway *g)
+{
+	const struct config *cfg = g->d->cfg;
+	static const char *const budget[JOBS_NSTAGE] = {
+	    "MERKAZIA_JOB_STT_BUDGET_MS", "MERKAZIA_JOB_LLM_BUDGET_MS",
+	    "MERKAZIA_JOB_TTS_BUDGET_MS"};
+	static const char *const resend[JOBS_NSTAGE] = {
+	    "MERKAZIA_JOB_STT_RESEND_MS", "MERKAZIA_JOB_LLM_RESEND_MS",
+	    "MERKAZIA_JOB_TTS_RESEND_MS"};
+	struct jobs_config jc = {0};
+	struct jobs_io io = {gateway_job_send, gateway_job_cancel, g};
+
+	for (int i = 0; i < JOBS_NSTAGE; i++) {
+		jc.budget_ms[i] = config_int(cfg, budget[i]);
+		jc.resend_ms[i] = config_int(cfg, resend[i]);
+	}
+	jc.analysis_budget_ms =
+	    config_int(cfg, "MERKAZIA_JOB_ANALYSIS_BUDGET_MS");
+	jc.attempts_max = (int)config_int(cfg, "MERKAZIA_JOB_ATTEMPTS");
+	g->results_addr = endpoints_address(ENDPOINT_RESULTS);
+	g->jobtab = jobs_new(g->d->base, &io, &jc, g->results_addr);
+	g->conv_cfg.max_turns = config_int(cfg, "MERKAZIA_CALL_MAX_TURNS");
+}
 
 /*
  * Set up the call table and render the fixed phrases with espeak-ng now,
@@ -103,7 +175,6 @@ gateway_init(struct daemon *d)
 	    (g->cancel = nnsock_endpoint(ENDPOINT_CANCEL, true)) == NULL ||
 	    (g->call_events = nnsock_endpoint(ENDPOINT_CALL_EVENTS, true)) ==
 		NULL ||
-	    (g->store = nnsock_endpoint(ENDPOINT_STORE, false)) == NULL ||
 	    (g->store_changes =
 		    nnsock_endpoint(ENDPOINT_STORE_CHANGES, false)) == NULL)
 		return -1;
@@ -114,6 +185,9 @@ gateway_init(struct daemon *d)
 	g->health = health_follow_new(d->base, ENDPOINT_HEALTH_GATEWAY,
 	    config_int(d->cfg, "MERKAZIA_HEARTBEAT_TIMEOUT_MS"), NULL, NULL);
 	if (g->health == NULL)
+		return -1;
+	gateway_jobs_init(g);
+	if (crm_setup(g) < 0)
 		return -1;
 	return gateway_http_init(g);
 }
@@ -135,7 +209,8 @@ gateway_drained(struct daemon *d)
 
 	return g == NULL ||
 	       (g->calls_live == 0 &&
-		   (g->http == NULL || http_server_open(g->http) == 0));
+		   (g->http == NULL || http_server_open(g->http) == 0) &&
+		   crm_is_settled(g));
 }
 
 void
@@ -146,6 +221,11 @@ gateway_shutdown(struct daemon *d)
 	if (g == NULL)
 		return;
 	call_cleanup(g);
+	conversation_cleanup(g);
+	jobs_free(g->jobtab);
+	g->jobtab = NULL;
+	crm_cleanup(g);
+	free(g->results_addr);
 	phrases_free(g);
 	http_server_free(g->http);
 	g->http = NULL;
@@ -155,7 +235,6 @@ gateway_shutdown(struct daemon *d)
 	nnsock_close(g->results);
 	nnsock_close(g->cancel);
 	nnsock_close(g->call_events);
-	nnsock_close(g->store);
 	nnsock_close(g->store_changes);
 	health_follow_free(g->health);
 	free(g);

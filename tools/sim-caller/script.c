@@ -22,6 +22,7 @@
  * Limits: at most SCRIPT_MAX_STEPS steps, each pause or noise at most
  * SCRIPT_MAX_MS. Failures are logged once here and return -1.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -407,6 +410,102 @@ script_barge_in(struct script *s, const char *spec)
 	return -1;
 }
 
+/* Write or read exactly len bytes on fd; 0 or -1. */
+static int
+script_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+script_read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t r = read(fd, p, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Render one line in a child process and read its audio back. espeak-ng
+ * keeps state from one text to the next, so a line rendered after others
+ * in one process differs a little from the same line rendered alone; the
+ * transcription stand-in renders each line alone (tools/speak), and a
+ * caller must send exactly that. A fresh child per line gives it. Return 0
+ * or -1 (logged); *audio is the caller's to free.
+ */
+static int
+script_render_fresh(const char *text, int wpm, uint8_t **audio, size_t *len)
+{
+	int fds[2];
+	pid_t pid;
+	size_t n = 0, got = 0;
+	int status = 0;
+
+	*audio = NULL;
+	*len = 0;
+	if (pipe(fds) < 0) {
+		log_warn("sim-caller: pipe");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("sim-caller: fork");
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		uint8_t *a = NULL;
+		size_t l = 0;
+		int rc = 1;
+
+		close(fds[0]);
+		if (audio_espeak_mulaw(text, wpm, &a, &l) == 0 &&
+		    script_write_all(fds[1], &l, sizeof(l)) == 0 &&
+		    script_write_all(fds[1], a, l) == 0)
+			rc = 0;
+		_exit(rc);
+	}
+	close(fds[1]);
+	if (script_read_all(fds[0], &n, sizeof(n)) == 0 &&
+	    n <= (size_t)AUDIO_ESPEAK_MAX_SECONDS * AUDIO_PHONE_RATE) {
+		*audio = xmalloc(n ? n : 1);
+		if (script_read_all(fds[0], *audio, n) == 0)
+			got = n;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got == 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		X_FREE(*audio);
+		return -1;
+	}
+	*len = got;
+	return 0;
+}
+
 /* Render every line with espeak-ng and every noise step. Return 0 or -1
  * (logged). */
 int
@@ -424,8 +523,8 @@ script_render(struct script *s)
 		}
 		if (st->kind != SCRIPT_SAY)
 			continue;
-		if (audio_espeak_mulaw(st->say, st->wpm, &st->audio, &st->len) <
-		    0) {
+		if (script_render_fresh(
+			st->say, st->wpm, &st->audio, &st->len) < 0) {
 			log_warnx("sim-caller: cannot render line %zu (%s)", i,
 			    st->id ? st->id : "no id");
 			return -1;
