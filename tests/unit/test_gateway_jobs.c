@@ -149,7 +149,7 @@ result(struct jobs *t, uint16_t type, uint64_t id, uint32_t gen,
 static void
 test_submit_and_result(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct jobs *t = table(&f);
 	json_t *p = json_pack("{s:i}", "turn", 1);
 	const uint8_t audio[320] = {0};
@@ -191,7 +191,7 @@ test_submit_and_result(void **state)
 static void
 test_resend_and_duplicates(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct jobs *t = table(&f);
 	int64_t t0;
 	uint64_t id;
@@ -250,7 +250,7 @@ test_resend_and_duplicates(void **state)
 static void
 test_stale_generation_and_cancel(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct jobs *t = table(&f);
 	uint64_t a, b, c;
 
@@ -284,7 +284,7 @@ test_stale_generation_and_cancel(void **state)
 static void
 test_expiry_failure_forget(void **state)
 {
-	struct fake f;
+	struct fake f = {0};
 	struct jobs *t = table(&f);
 	int64_t t0;
 
