@@ -44,9 +44,10 @@ def line(step_id):
     raise e2e.Fail("no step %s in the scenario" % step_id)
 
 
-def start(run_dir, only, *sets, instances=None):
-    """tools/stack with only the daemons in `only` (and fake-openai)."""
-    argv = ["--only", only, "--no-db"]
+def start(run_dir, only, *sets, instances=None, db=False):
+    """tools/stack with only the daemons in `only` (and fake-openai); a
+    private PostgreSQL too when db is true."""
+    argv = ["--only", only] + ([] if db else ["--no-db"])
     for kv in sets:
         argv += ["--set", kv]
     if instances:

@@ -8,7 +8,8 @@ inside UTF-8 letters): a turn comes back as LLM_SENTENCE 0, 1, ... whose
 texts join to the scripted reply, no sentence cut inside a number or an
 abbreviation, then LLM_DONE (FINAL) with the count, usage and llm_ms;
 book_viewing is written through the store client (LLM_DONE bookings) and
-the second round's confirmation is spoken; end_call comes as LLM_ACTION
+the second round's confirmation is spoken, and the same job sent again leaves one
+appointment row in PostgreSQL; end_call comes as LLM_ACTION
 after the last sentence; 429 then success; 500 on every try and a hung
 provider give an ERROR LLM_DONE within the budget (times printed); an
 error in the middle of the stream ends with an ERROR LLM_DONE; quota is
@@ -51,8 +52,9 @@ def squash(s):
 
 
 def main():
-    s = ai.start(os.path.join(e2e.RUN_DIR, "s"), "llm-worker",
-                 "llm-worker:MERKAZIA_LLM_RETRIES=2")
+    s = ai.start(os.path.join(e2e.RUN_DIR, "s"), "llm-worker,crm-store",
+                 "llm-worker:MERKAZIA_LLM_RETRIES=2",
+                 "crm-store:MERKAZIA_STORE_DEMO=1", db=True)
     o = ai.openai(s)
     o.config(tokens_per_s=0, ttft_ms=0)
 
@@ -88,6 +90,27 @@ def main():
     check(len(done.get("bookings", [])) == 1 and
           done["bookings"][0].startswith("CAllm:1:"),
           "no booking written: %s" % done)
+    # The same job sent again (a gateway's resend) books nothing new: the
+    # key is call SID + generation + tool-call index.
+    key = done["bookings"][0]
+    msgs, _ = turn(s, ai.llm_job(3, nm["say"]))
+    again = msgs[-1]["payload"]
+    check(again.get("bookings") == [key],
+          "the resent job booked %s, not %s" % (again.get("bookings"), key))
+    check("DATABASE_URL" in s.settings, "the stack has no database")
+    rows = None
+    for _ in range(int(50 * e2e.MULT)):
+        code, out, err = e2e.run(
+            ["psql", s.settings["DATABASE_URL"], "-X", "-At", "-c",
+             "SELECT count(*) FROM appointments WHERE call_sid = "
+             "'CAllm'"])
+        rows = out.strip() if code == 0 else None
+        if rows == "1":
+            break
+        time.sleep(0.1)
+    check(rows == "1", "appointments for the call after a resend: %s"
+          % rows)
+    e2e.say("a resent booking job left one appointment row")
 
     # end_call: an action after the last sentence.
     bye = ai.line("thanks-bye")
