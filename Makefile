@@ -53,12 +53,26 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 
 .PHONY: all deps check check-unit check-e2e lint asan fuzz format \
         format-check cppcheck clang-tidy check-includes tests demo clean \
-        install valgrind bench-store bench-tts bench-gateway
+        install valgrind bench-store bench-tts bench-gateway web check-web
 
-all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%)
+all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%) web
 
 deps:
 	@tools/deps
+
+# The web UI (web/, docs/web.md) into web/dist: npm ci when the lockfile
+# changed, vite build when a source changed (a no-op otherwise, so the
+# second `all` of make check costs nothing). Node and npm come from make deps.
+WEB_SRC := $(shell find web/src web/index.html web/vite.config.ts \
+             web/tailwind.config.js web/postcss.config.js web/tsconfig.json \
+             -type f 2>/dev/null)
+web: web/dist/index.html
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo 'web: npm not found (make deps installs it)' >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
 
 $(COMMON_LIB): $(patsubst %.c,$(BUILD)/%.o,$(COMMON_SRC))
 	@mkdir -p $(@D)
@@ -186,6 +200,10 @@ check-unit: deps
 	$(MAKE) -j2 SANITIZE=address,undefined all tests
 	tests/check unit
 
+check-web: deps
+	$(MAKE) web
+	tests/check web
+
 check-e2e: deps
 	$(MAKE) -j2 all
 	$(MAKE) -j2 SANITIZE=address,undefined all tests
@@ -226,5 +244,6 @@ valgrind:
 
 clean:
 	rm -rf build compile_commands.json
+	rm -rf web/dist
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
