@@ -9,6 +9,19 @@
  * call of that business). STORE_SYSQUERY is for daemons only (the gateway
  * never forwards a browser's request as one).
  *
+ * Roles: the business_id a query names is not taken on trust. Every
+ * STORE_QUERY also carries the user_id it is made for, and crm-store looks
+ * that user up first (r_caller): a user that does not exist or is
+ * inactive, a missing user_id, or an owner or agent naming a business not
+ * their own is refused with forbidden. An admin may name any business. An
+ * agent of a business whose agents_see is 'assigned' (the default) sees
+ * only the customers assigned to them, and calls, turns and events only
+ * of those customers: the same statements take the agent's id as their
+ * last parameter ("$N IS NULL OR assigned_user_id = $N"), NULL for
+ * everyone who sees the whole business. A call without a customer is
+ * nobody's, so a restricted agent does not see it. Settings are read by
+ * every role of the business.
+ *
  * PostgreSQL builds each answer as one JSON document (json_build_object,
  * json_agg), so a read is one statement and one parse. Sorting and
  * filtering come from fixed whitelists; values travel as parameters only.
@@ -29,6 +42,15 @@
 
 #define READS_PAGE_DEFAULT 50
 #define READS_PAGE_MAX	   200
+/* Any id of 18 digits fits a bigint: a longer one is none of ours. */
+#define READS_ID_DIGITS_MAX 18
+
+/* Who a STORE_QUERY is made for, and how much of the business they see. */
+struct reads_caller {
+	char biz[32];	      /* the business every statement is scoped to */
+	char user[32];	      /* the user the query is made for */
+	const char *assigned; /* user, when only their customers are seen */
+};
 
 /* The text to look for in customers.search. */
 #define READS_FOLD(p)                                                    \
@@ -39,7 +61,8 @@
 	"id, phone, name, source, pipeline, stage, lead_score, sentiment, " \
 	"deal_type, cities, neighbourhoods, rooms_min, rooms_max, "         \
 	"budget_min, budget_max, property_type, timeline, need_parking, "   \
-	"need_elevator, need_mamad, need_balcony, created_at, updated_at"
+	"need_elevator, need_mamad, need_balcony, created_at, updated_at, " \
+	"assigned_user_id"
 
 #define READS_CUSTOMER_WHERE                                             \
 	"business_id = $1::bigint AND ($2::text IS NULL OR "             \
@@ -47,7 +70,8 @@
 	    "$2::text") ") > 0) AND ($3::text IS NULL OR stage = "       \
 			"$3) AND ($4::text IS NULL OR source = $4) AND " \
 			"($5::text IS NULL OR "                          \
-			"pipeline = $5)"
+			"pipeline = $5) AND ($10::bigint IS NULL OR "    \
+			"assigned_user_id = $10::bigint)"
 
 #define READS_CALL_COLS                                                     \
 	"c.id, c.call_sid, c.customer_id, k.name AS customer_name, "        \
@@ -62,7 +86,8 @@
 	"merkazia_phone_forms(c.to_number), ''), " READS_FOLD(                \
 	    "$2::text") ") > 0) AND ($3::text IS NULL OR c.status = $3) AND " \
 			"($4::text IS "                                       \
-			"NULL OR c.direction = $4)"
+			"NULL OR c.direction = $4) AND ($9::bigint IS "       \
+			"NULL OR k.assigned_user_id = $9::bigint)"
 
 const struct db_stmt reads_stmts[] = {
     {"r_customers",
@@ -79,7 +104,7 @@ const struct db_stmt reads_stmts[] = {
 	"CASE WHEN $8 = 'created_at' AND $9 = 'desc' THEN created_at END "
 	"DESC, CASE WHEN $9 = 'asc' THEN updated_at END ASC, updated_at "
 	"DESC, id DESC LIMIT $6::integer OFFSET $7::integer) x), '[]'))",
-	9},
+	10},
     {"r_calls",
 	"SELECT json_build_object('total', (SELECT count(*) FROM calls c "
 	"LEFT JOIN customers k ON k.id = c.customer_id WHERE " READS_CALL_WHERE
@@ -94,7 +119,7 @@ const struct db_stmt reads_stmts[] = {
 	"c.lead_score END DESC NULLS LAST, "
 	"CASE WHEN $8 = 'asc' THEN c.started_at END ASC, c.started_at DESC, "
 	"c.id DESC LIMIT $5::integer OFFSET $6::integer) x), '[]'))",
-	8},
+	9},
     {"r_customer",
 	"SELECT json_build_object('customer', row_to_json(k), "
 	"'calls', coalesce((SELECT json_agg(c ORDER BY c.started_at DESC) "
@@ -113,8 +138,9 @@ const struct db_stmt reads_stmts[] = {
 	"'messages', coalesce((SELECT json_agg(g ORDER BY g.created_at) FROM "
 	"messages g WHERE g.business_id = $1::bigint AND g.customer_id = "
 	"k.id), '[]')) FROM (SELECT " READS_CUSTOMER_COLS " FROM customers "
-	"WHERE business_id = $1::bigint AND (id::text = $2 OR phone = $2)) k",
-	2},
+	"WHERE business_id = $1::bigint AND (id::text = $2 OR phone = $2) "
+	"AND ($3::bigint IS NULL OR assigned_user_id = $3::bigint)) k",
+	3},
     {"r_call",
 	"SELECT json_build_object('call', row_to_json(c), "
 	"'turns', coalesce((SELECT json_agg(t ORDER BY t.seq) FROM (SELECT "
@@ -127,8 +153,14 @@ const struct db_stmt reads_stmts[] = {
 	"FROM (SELECT c.*, k.name AS customer_name, k.phone AS "
 	"customer_phone FROM calls c LEFT JOIN customers k ON k.id = "
 	"c.customer_id WHERE c.business_id = $1::bigint AND (c.call_sid = $2 "
-	"OR c.id::text = $2)) c",
-	2},
+	"OR c.id::text = $2) AND ($3::bigint IS NULL OR k.assigned_user_id = "
+	"$3::bigint)) c",
+	3},
+    {"r_caller",
+	"SELECT u.role, u.business_id, b.agents_see FROM users u LEFT JOIN "
+	"businesses b ON b.id = u.business_id WHERE u.id = $1::bigint AND "
+	"u.active",
+	1},
     {"r_settings",
 	"SELECT json_build_object('business', row_to_json(b), 'numbers', "
 	"coalesce((SELECT json_agg(n.number ORDER BY n.number) FROM "
@@ -262,6 +294,99 @@ reads_page(json_t *args, char *limit, char *offset, size_t len)
 	snprintf(offset, len, "%lld", (long long)((page - 1) * per));
 }
 
+/*
+ * Put the id v holds (a positive integer, or a text of digits) into buf
+ * in canonical form ("007" becomes "7"), so two ids compare as text.
+ * Return 0, or -1 when v holds none.
+ */
+static int
+reads_id(json_t *v, char *buf, size_t len)
+{
+	long long id = 0;
+
+	if (json_is_integer(v)) {
+		id = json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *t = json_string_value(v);
+		size_t n = json_string_length(v);
+
+		if (n == 0 || n > READS_ID_DIGITS_MAX ||
+		    strspn(t, "0123456789") != n)
+			return -1;
+		id = strtoll(t, NULL, 10);
+	}
+	if (id <= 0)
+		return -1;
+	snprintf(buf, len, "%lld", id);
+	return 0;
+}
+
+/* Refuse a STORE_QUERY as forbidden, saying why in the log and reply. */
+static void
+reads_forbid(
+    struct crm *crm, const struct crm_req *q, const char *what, const char *why)
+{
+	crm->cnt.refused++;
+	log_warnx("refused STORE_QUERY %s (job %llu): %s",
+	    what != NULL ? what : "?", (unsigned long long)q->m->job_id, why);
+	serve_error(q, "forbidden", why);
+}
+
+/*
+ * Find who payload's query is made for (user_id) and what they may see of
+ * the business it names (business_id), into c. Return 0, or -1 when the
+ * query has been answered already (forbidden, unavailable).
+ */
+static int
+reads_caller(struct crm *crm, const struct crm_req *q, json_t *payload,
+    const char *what, struct reads_caller *c)
+{
+	const char *p[1];
+	const char *role, *ubiz, *sees;
+	struct db_res *r = NULL;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	p[0] = c->user;
+	if (reads_id(json_object_get(payload, "business_id"), c->biz,
+		sizeof(c->biz)) < 0) {
+		reads_forbid(crm, q, what, "a business_id is required");
+		return -1;
+	}
+	if (reads_id(json_object_get(payload, "user_id"), c->user,
+		sizeof(c->user)) < 0) {
+		reads_forbid(crm, q, what, "a user_id is required");
+		return -1;
+	}
+	if (!db_is_up(crm->db)) {
+		serve_error(q, "unavailable", "database unavailable");
+		return -1;
+	}
+	if (db_exec(crm->db, "r_caller", 1, p, &r) != DB_OK) {
+		serve_error(q, "unavailable", db_error(crm->db));
+		return -1;
+	}
+	role = db_res_get(r, 0, 0);
+	ubiz = db_res_get(r, 0, 1);
+	sees = db_res_get(r, 0, 2);
+	if (role == NULL) {
+		reads_forbid(crm, q, what, "no such user");
+	} else if (strcmp(role, "admin") == 0) {
+		rc = 0;
+	} else if (ubiz == NULL || strcmp(ubiz, c->biz) != 0) {
+		reads_forbid(crm, q, what, "not a user of this business");
+	} else {
+		/* Fail closed: only an owner, or a business that chose
+		 * 'all', shows a non-admin the whole business. */
+		if (strcmp(role, "owner") != 0 &&
+		    (sees == NULL || strcmp(sees, "all") != 0))
+			c->assigned = c->user;
+		rc = 0;
+	}
+	db_res_free(r);
+	return rc;
+}
+
 /* Handle STORE_QUERY: a read for a browser user, scoped to a business. */
 void
 reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
@@ -276,62 +401,50 @@ reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
 	const struct crm_req q = {crm, m, rx};
 	const char *what = json_string_value(json_object_get(payload, "q"));
 	json_t *args = json_object_get(payload, "args");
-	json_t *jb = json_object_get(payload, "business_id");
-	char biz[32], limit[32], offset[32], nb[32];
+	struct reads_caller c;
+	char limit[32], offset[32], nb[32];
 
 	(void)s;
-	if (json_is_integer(jb) && json_integer_value(jb) > 0)
-		snprintf(biz, sizeof(biz), "%lld",
-		    (long long)json_integer_value(jb));
-	else if (json_is_string(jb) && json_string_length(jb) > 0 &&
-		 json_string_length(jb) < sizeof(biz) &&
-		 strspn(json_string_value(jb), "0123456789") ==
-		     json_string_length(jb))
-		snprintf(biz, sizeof(biz), "%s", json_string_value(jb));
-	else {
-		crm->cnt.refused++;
-		log_warnx("refused STORE_QUERY %s (job %llu) without a "
-			  "business_id",
-		    what != NULL ? what : "?", (unsigned long long)m->job_id);
-		serve_error(&q, "forbidden", "a business_id is required");
+	if (reads_caller(crm, &q, payload, what, &c) < 0)
 		return;
-	}
 	if (args != NULL && !json_is_object(args)) {
 		serve_error(&q, "invalid", "args must be an object");
 		return;
 	}
 	reads_page(args, limit, offset, sizeof(limit));
 	if (what != NULL && strcmp(what, "customers") == 0) {
-		const char *p[9] = {biz, reads_arg(args, "search", NULL, 0),
+		const char *p[10] = {c.biz, reads_arg(args, "search", NULL, 0),
 		    reads_arg(args, "stage", NULL, 0),
 		    reads_arg(args, "source", NULL, 0),
 		    reads_arg(args, "pipeline", NULL, 0), limit, offset,
 		    reads_pick(args, "sort", csorts, "updated_at"),
-		    reads_pick(args, "order", orders, "desc")};
+		    reads_pick(args, "order", orders, "desc"), c.assigned};
 
-		reads_answer(crm, &q, "r_customers", 9, p, "customers");
+		reads_answer(crm, &q, "r_customers", 10, p, "customers");
 	} else if (what != NULL && strcmp(what, "calls") == 0) {
-		const char *p[8] = {biz, reads_arg(args, "search", NULL, 0),
+		const char *p[9] = {c.biz, reads_arg(args, "search", NULL, 0),
 		    reads_arg(args, "status", NULL, 0),
 		    reads_arg(args, "direction", NULL, 0), limit, offset,
 		    reads_pick(args, "sort", lsorts, "started_at"),
-		    reads_pick(args, "order", orders, "desc")};
+		    reads_pick(args, "order", orders, "desc"), c.assigned};
 
-		reads_answer(crm, &q, "r_calls", 8, p, "calls");
+		reads_answer(crm, &q, "r_calls", 9, p, "calls");
 	} else if (what != NULL && strcmp(what, "customer") == 0) {
-		const char *p[2] = {biz, reads_arg(args, "id", nb, sizeof(nb))};
+		const char *p[3] = {
+		    c.biz, reads_arg(args, "id", nb, sizeof(nb)), c.assigned};
 
 		if (p[1] == NULL)
 			p[1] = reads_arg(args, "phone", NULL, 0);
-		reads_answer(crm, &q, "r_customer", 2, p, "customer");
+		reads_answer(crm, &q, "r_customer", 3, p, "customer");
 	} else if (what != NULL && strcmp(what, "call") == 0) {
-		const char *p[2] = {biz, reads_arg(args, "id", nb, sizeof(nb))};
+		const char *p[3] = {
+		    c.biz, reads_arg(args, "id", nb, sizeof(nb)), c.assigned};
 
 		if (p[1] == NULL)
 			p[1] = reads_arg(args, "call_sid", NULL, 0);
-		reads_answer(crm, &q, "r_call", 2, p, "call");
+		reads_answer(crm, &q, "r_call", 3, p, "call");
 	} else if (what != NULL && strcmp(what, "settings") == 0) {
-		const char *p[1] = {biz};
+		const char *p[1] = {c.biz};
 
 		reads_answer(crm, &q, "r_settings", 1, p, "business");
 	} else {

@@ -17,6 +17,11 @@
  * else the write's key); appointment, note, task by the write's key;
  * customer by (business_id, phone); message by message_sid (else the key).
  *
+ * Assigning a customer (the customer write's assigned_user_id; 0 clears
+ * it, absent keeps it): the database refuses a user of another business
+ * (a trigger of migration 0002), so the write is answered invalid. Who may
+ * assign is the gateway's to check: a write carries no user.
+ *
  * Outcomes: committed -> STORE_ACK {key, id}; PostgreSQL down -> the
  * write goes to crm-store's spool and STORE_ACK {key, spooled:true}; data
  * refused (unknown kind, missing field, constraint) -> STORE_ERROR
@@ -141,13 +146,14 @@ const struct db_stmt writes_stmts[] = {
 	"pipeline, stage, lead_score, sentiment, deal_type, cities, "
 	"neighbourhoods, rooms_min, rooms_max, budget_min, budget_max, "
 	"property_type, timeline, need_parking, need_elevator, need_mamad, "
-	"need_balcony) VALUES ($1::bigint, $2, $3, coalesce($4::text, "
-	"'call'), coalesce($5::text, 'buyer_renter'), coalesce($6::text, "
-	"'new'), $7::smallint, $8, $9, "
+	"need_balcony, assigned_user_id) VALUES ($1::bigint, $2, $3, "
+	"coalesce($4::text, 'call'), coalesce($5::text, 'buyer_renter'), "
+	"coalesce($6::text, 'new'), $7::smallint, $8, $9, "
 	"ARRAY(SELECT jsonb_array_elements_text(coalesce($10::jsonb, "
 	"'[]'))), ARRAY(SELECT jsonb_array_elements_text(coalesce($11::jsonb, "
 	"'[]'))), $12::numeric, $13::numeric, $14::bigint, $15::bigint, $16, "
-	"$17, $18::boolean, $19::boolean, $20::boolean, $21::boolean) "
+	"$17, $18::boolean, $19::boolean, $20::boolean, $21::boolean, "
+	"nullif($22::bigint, 0)) "
 	"ON CONFLICT (business_id, phone) DO UPDATE SET "
 	"name = coalesce($3, k.name), pipeline = coalesce($5::text, "
 	"k.pipeline), stage = coalesce($6::text, k.stage), "
@@ -168,8 +174,10 @@ const struct db_stmt writes_stmts[] = {
 	"need_elevator = coalesce($19::boolean, k.need_elevator), "
 	"need_mamad = coalesce($20::boolean, k.need_mamad), "
 	"need_balcony = coalesce($21::boolean, k.need_balcony), "
+	"assigned_user_id = CASE WHEN $22::bigint IS NULL THEN "
+	"k.assigned_user_id ELSE nullif($22::bigint, 0) END, "
 	"updated_at = now() RETURNING id, business_id",
-	21},
+	22},
     {"w_message",
 	"WITH cust AS (INSERT INTO customers (business_id, phone, source) "
 	"SELECT $2::bigint, p, $3 FROM (SELECT CASE WHEN $4 = 'outbound' THEN "
@@ -240,7 +248,7 @@ static const struct writes_kind writes_kinds[] = {
 	    {"rooms_min", 0}, {"rooms_max", 0}, {"budget_min", 0},
 	    {"budget_max", 0}, {"property_type", 0}, {"timeline", 0},
 	    {"need_parking", 0}, {"need_elevator", 0}, {"need_mamad", 0},
-	    {"need_balcony", 0}, {NULL, 0}}},
+	    {"need_balcony", 0}, {"assigned_user_id", 0}, {NULL, 0}}},
     {"message", "w_message", "message", false, 0,
 	{{"message_sid", W_REQ | W_KEY}, {"business_id", W_REQ},
 	    {"channel", W_REQ}, {"direction", W_REQ}, {"from", 0}, {"to", 0},
