@@ -155,6 +155,8 @@ call_publish(struct call *call, const char *event)
 	    "from", call->from, "to", call->to, "ts_ms",
 	    (json_int_t)clock_wall_ms(), "gateway",
 	    g->d != NULL && g->d->instance != NULL ? g->d->instance : "");
+	if (j != NULL)
+		sse_call_event(g, call->call_sid, j);
 	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL) {

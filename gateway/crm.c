@@ -376,6 +376,20 @@ crm_business(const struct gateway *g, const char *id)
 	return NULL;
 }
 
+/* Return how many businesses are loaded (for crm_business_at). */
+size_t
+crm_business_count(const struct gateway *g)
+{
+	return g->crm != NULL ? g->crm->nbiz : 0;
+}
+
+/* Return the i-th loaded business, or NULL past the end. */
+const struct crm_business *
+crm_business_at(const struct gateway *g, size_t i)
+{
+	return g->crm != NULL && i < g->crm->nbiz ? &g->crm->biz[i] : NULL;
+}
+
 /* STORE_CHANGE: a business's numbers or settings changed: load again. */
 void
 crm_on_change(struct nnsock *s, const struct msg *m, json_t *payload,

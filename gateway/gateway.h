@@ -40,6 +40,7 @@
 struct http_server;
 struct http_conn;
 struct http_reader;
+struct http_defer;
 
 struct http_header {
 	char *name;
@@ -374,6 +375,32 @@ struct routes_business {
 	char *business;
 };
 
+/* The browser API's settings (api.c); docs/api.md is its contract. */
+struct api_config {
+	const char *web_dir;	     /* the built UI (web/dist) */
+	const char *csrf_key;	     /* NULL or "": a random key per process */
+	const char *trusted_proxies; /* comma-separated addresses, or NULL */
+	long session_cache_ms;	     /* a looked-up session is kept this long */
+	long store_budget_ms;	     /* time budget of one crm-store request */
+	long session_ttl_s;	     /* the cookie's Max-Age */
+	long login_email_max;	     /* failed logins per email in the window */
+	long login_ip_max;	     /* failed logins per client address */
+	long login_window_s;	     /* the sliding window of failed logins */
+};
+
+struct api;
+
+/* Server-Sent Events (sse.c). */
+struct sse_config {
+	long ping_ms;	   /* a ": ping" comment this often */
+	long recheck_ms;   /* the session of a stream is asked for again */
+	size_t output_max; /* bytes a stream may have unsent before it is
+			      dropped as a slow reader */
+	size_t streams_max;
+};
+
+struct sse;
+
 struct gateway {
 	struct daemon *d;
 	struct nnsock *jobs[3]; /* stt, llm, tts */
@@ -404,6 +431,9 @@ struct gateway {
 	struct call_config call_cfg;
 	struct call_metrics call_metrics;
 	struct phrases *phrases;
+	/* Browser API, static UI and live events (api.c, sse.c) */
+	struct api *api;
+	struct sse *sse;
 };
 
 /* wiring.c */
@@ -446,6 +476,11 @@ const struct http_stats *http_server_stats(const struct http_server *s);
 void http_server_free(struct http_server *s);
 struct bufferevent *http_conn_detach(struct http_conn *c);
 const char *http_conn_peer(const struct http_conn *c);
+struct http_defer *http_conn_defer(struct http_conn *c);
+bool http_defer_is_alive(const struct http_defer *d);
+void http_defer_respond(struct http_defer *d, struct http_response *resp);
+struct bufferevent *http_defer_detach(struct http_defer *d);
+void http_defer_abandon(struct http_defer *d);
 
 /* form.c */
 struct form_pair {
@@ -582,6 +617,31 @@ void crm_call_answered(struct gateway *g, const char *sid, const char *business,
 void crm_call_status(struct gateway *g, const char *sid, const char *business,
     const char *status, long duration_s);
 void crm_metrics_write(const struct gateway *g, struct evbuffer *b);
+size_t crm_business_count(const struct gateway *g);
+const struct crm_business *crm_business_at(const struct gateway *g, size_t i);
+
+/* api.c */
+int api_setup(struct gateway *g, const struct api_config *cfg);
+void api_cleanup(struct gateway *g);
+bool api_is_api_path(const char *path);
+void api_handle(struct gateway *g, struct http_conn *c,
+    const struct http_request *req, struct http_response *resp);
+void api_static(struct gateway *g, const struct http_request *req,
+    struct http_response *resp);
+void api_metrics_write(const struct gateway *g, struct evbuffer *b);
+
+/* sse.c */
+int sse_setup(
+    struct gateway *g, struct event_base *base, const struct sse_config *cfg);
+void sse_stop(struct gateway *g);
+void sse_cleanup(struct gateway *g);
+void sse_open(struct gateway *g, struct bufferevent *bev, const char *session,
+    long long user_id, long long business_id);
+void sse_on_change(struct gateway *g, json_t *payload);
+void sse_call_event(struct gateway *g, const char *call_sid, json_t *ev);
+void sse_session_ended(struct gateway *g, const char *session);
+size_t sse_open_count(const struct gateway *g);
+void sse_metrics_write(const struct gateway *g, struct evbuffer *b);
 
 /* jobs.c */
 struct jobs *jobs_new(struct event_base *base, const struct jobs_io *io,

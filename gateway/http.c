@@ -40,6 +40,18 @@
  * timeouts and free), the server writes nothing more and frees only its
  * own state. Any bytes the client sent after the request are still in the
  * bufferevent's input buffer.
+ *
+ * Deferred responses: a handler that must ask another process first (the
+ * browser API asks crm-store) calls http_conn_defer() and returns; resp is
+ * then ignored. The connection stops reading (pipelined requests wait) and
+ * is answered later by http_defer_respond(), or taken over by
+ * http_defer_detach() (a Server-Sent Events stream). The token is owned by
+ * whoever deferred and must be given back exactly once, by one of those
+ * two or http_defer_abandon(). The connection may close meanwhile (the
+ * client left, a timeout, the server stopping or freed): the token is then
+ * an orphan whose answer goes nowhere, so a late reply is always safe
+ * (R8). A deferred connection not answered within write_timeout_ms is
+ * closed.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -111,11 +123,20 @@ struct http_conn {
 	struct bufferevent *bev; /* NULL once detached */
 	struct http_reader *reader;
 	struct event *timer;
+	struct http_defer *defer; /* the request waiting for its answer */
 	TAILQ_ENTRY(http_conn) entry;
 	enum http_conn_state state;
 	bool upgrade_req; /* the request being handled asks to upgrade */
+	bool in_handler;  /* the handler runs: it may defer */
 	bool blocked;	  /* reading paused: too much output queued */
 	char peer[64];
+};
+
+/* A request answered later; owned by whoever deferred it. */
+struct http_defer {
+	struct http_conn *conn; /* NULL once the connection is gone */
+	bool head;		/* HEAD: the answer has no body */
+	bool close;		/* close after the answer */
 };
 
 TAILQ_HEAD(http_conn_list, http_conn);
@@ -516,10 +537,16 @@ http_status_text(int status)
 		return "Switching Protocols";
 	case 200:
 		return "OK";
+	case 201:
+		return "Created";
 	case 204:
 		return "No Content";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 403:
 		return "Forbidden";
 	case 404:
@@ -534,12 +561,18 @@ http_status_text(int status)
 		return "URI Too Long";
 	case 415:
 		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:
 		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
 	case 503:
 		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	default:
 		return "Unknown";
 	}
@@ -657,6 +690,10 @@ http_conn_close_soon(struct http_conn *c)
 	if (c->state == HTTP_CONN_DEAD)
 		return;
 	c->state = HTTP_CONN_DEAD;
+	if (c->defer != NULL) {
+		c->defer->conn = NULL; /* its owner answers into nothing */
+		c->defer = NULL;
+	}
 	if (c->bev != NULL)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	evtimer_del(c->timer);
@@ -668,6 +705,8 @@ http_conn_close_soon(struct http_conn *c)
 static void
 http_conn_free(struct http_conn *c)
 {
+	if (c->defer != NULL)
+		c->defer->conn = NULL;
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	http_reader_free(c->reader);
@@ -761,6 +800,22 @@ http_conn_fail(struct http_conn *c, int status, const char *why)
 	http_conn_flush_close(c);
 }
 
+/* Queue resp on c, then close c or wait for its next request. */
+static void
+http_conn_answer(
+    struct http_conn *c, struct http_response *resp, bool head, bool close)
+{
+	if (resp->status < 100 || resp->status > 599)
+		http_response_set(resp, 500, "text/plain; charset=utf-8",
+		    "500 Internal Server Error\n");
+	resp->close = resp->close || close || c->srv->stopping;
+	http_response_write(resp, head, bufferevent_get_output(c->bev));
+	if (resp->close)
+		http_conn_flush_close(c);
+	else
+		http_conn_arm(c, c->srv->cfg.idle_timeout_ms);
+}
+
 /* Hand one complete request to the handler and queue its response. */
 static void
 http_conn_handle(struct http_conn *c, struct http_request *req)
@@ -772,24 +827,24 @@ http_conn_handle(struct http_conn *c, struct http_request *req)
 	snprintf(req->peer, sizeof(req->peer), "%s", c->peer);
 	http_response_init(&resp);
 	c->upgrade_req = req->upgrade;
+	c->in_handler = true;
 	s->handler(c, req, &resp, s->arg);
+	c->in_handler = false;
 	c->upgrade_req = false;
 	if (c->bev == NULL) { /* detached: the new owner answers */
 		http_response_clean(&resp);
 		return;
 	}
-	if (resp.status < 100 || resp.status > 599)
-		http_response_set(&resp, 500, "text/plain; charset=utf-8",
-		    "500 Internal Server Error\n");
-	resp.close = resp.close || close;
-	http_response_write(&resp, strcmp(req->method, "HEAD") == 0,
-	    bufferevent_get_output(c->bev));
-	close = resp.close;
+	if (c->defer != NULL) { /* answered later: http_defer_respond */
+		c->defer->head = strcmp(req->method, "HEAD") == 0;
+		c->defer->close = close;
+		http_response_clean(&resp);
+		bufferevent_disable(c->bev, EV_READ);
+		http_conn_arm(c, s->cfg.write_timeout_ms);
+		return;
+	}
+	http_conn_answer(c, &resp, strcmp(req->method, "HEAD") == 0, close);
 	http_response_clean(&resp);
-	if (close)
-		http_conn_flush_close(c);
-	else
-		http_conn_arm(c, s->cfg.idle_timeout_ms);
 }
 
 /* Parse and answer what is in the input buffer, in order. */
@@ -800,7 +855,7 @@ http_conn_process(struct http_conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	while (c->state == HTTP_CONN_OPEN && c->bev != NULL &&
-	       evbuffer_get_length(in) > 0) {
+	       c->defer == NULL && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		bool was_idle = http_reader_is_idle(c->reader);
 		enum http_read st;
@@ -863,7 +918,7 @@ http_conn_write(struct bufferevent *bev, void *arg)
 		bufferevent_enable(bev, EV_READ);
 		http_conn_process(c);
 	}
-	if (c->state == HTTP_CONN_OPEN && s->stopping &&
+	if (c->state == HTTP_CONN_OPEN && s->stopping && c->defer == NULL &&
 	    http_reader_is_idle(c->reader))
 		http_conn_close_soon(c);
 }
@@ -1139,7 +1194,7 @@ http_server_stop(struct http_server *s)
 	evtimer_del(s->retry);
 	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = tmp) {
 		tmp = TAILQ_NEXT(c, entry);
-		if (c->state == HTTP_CONN_OPEN &&
+		if (c->state == HTTP_CONN_OPEN && c->defer == NULL &&
 		    http_reader_is_idle(c->reader) &&
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 			http_conn_close_soon(c);
@@ -1189,20 +1244,109 @@ http_server_free(struct http_server *s)
  * c is NULL or the request is not an upgrade. Bytes the client sent after
  * the request are still in its input buffer.
  */
-struct bufferevent *
-http_conn_detach(struct http_conn *c)
+static struct bufferevent *
+http_conn_take(struct http_conn *c)
 {
-	struct bufferevent *bev;
+	struct bufferevent *bev = c->bev;
 
-	if (c == NULL || !c->upgrade_req || c->bev == NULL)
-		return NULL;
-	bev = c->bev;
 	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 	bufferevent_set_timeouts(bev, NULL, NULL);
 	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	c->bev = NULL;
 	http_conn_close_soon(c);
 	return bev;
+}
+
+struct bufferevent *
+http_conn_detach(struct http_conn *c)
+{
+	if (c == NULL || !c->upgrade_req || c->bev == NULL)
+		return NULL;
+	return http_conn_take(c);
+}
+
+/*
+ * From a handler: answer the request being handled later. Return the
+ * token to give to http_defer_respond, http_defer_detach or
+ * http_defer_abandon (exactly one of them, once), or NULL when c is NULL,
+ * the handler is not running or the request is already deferred.
+ */
+struct http_defer *
+http_conn_defer(struct http_conn *c)
+{
+	struct http_defer *d;
+
+	if (c == NULL || !c->in_handler || c->defer != NULL || c->bev == NULL)
+		return NULL;
+	d = xcalloc(1, sizeof(*d));
+	d->conn = c;
+	c->defer = d;
+	return d;
+}
+
+/* Return true while the deferred request's connection is open. */
+bool
+http_defer_is_alive(const struct http_defer *d)
+{
+	return d != NULL && d->conn != NULL && d->conn->state == HTTP_CONN_OPEN;
+}
+
+/* Unlink d from its connection (if any) and free it; return the conn. */
+static struct http_conn *
+http_defer_end(struct http_defer *d)
+{
+	struct http_conn *c = d->conn;
+
+	if (c != NULL)
+		c->defer = NULL;
+	free(d);
+	return c != NULL && c->state == HTTP_CONN_OPEN && c->bev != NULL ? c
+									 : NULL;
+}
+
+/*
+ * Answer a deferred request with resp (its body is moved; the caller
+ * still cleans resp) and free d. Safe on an orphan: the answer is dropped.
+ * Requests the client pipelined behind it are then read and handled.
+ */
+void
+http_defer_respond(struct http_defer *d, struct http_response *resp)
+{
+	bool head = d->head, close = d->close;
+	struct http_conn *c = http_defer_end(d);
+
+	if (c == NULL)
+		return;
+	http_conn_answer(c, resp, head, close);
+	if (c->state == HTTP_CONN_OPEN) {
+		bufferevent_enable(c->bev, EV_READ);
+		http_conn_process(c);
+	}
+}
+
+/*
+ * Take a deferred request's connection over (see http_conn_detach: the
+ * caller owns the returned bufferevent, disabled, without callbacks or
+ * timeouts) and free d. Return NULL when the connection is gone.
+ */
+struct bufferevent *
+http_defer_detach(struct http_defer *d)
+{
+	struct http_conn *c = http_defer_end(d);
+
+	return c != NULL ? http_conn_take(c) : NULL;
+}
+
+/* Give a deferred request up: close its connection (if open), free d. */
+void
+http_defer_abandon(struct http_defer *d)
+{
+	struct http_conn *c;
+
+	if (d == NULL)
+		return;
+	if ((c = http_defer_end(d)) != NULL)
+		http_conn_close_soon(c);
 }
 
 /* Return the client's "address:port" ("" for NULL). */

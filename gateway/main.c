@@ -64,6 +64,39 @@ static const struct config_key gateway_config[] = {
 	"sends of one job at most, the first included"},
     {"MERKAZIA_CALL_MAX_TURNS", CONFIG_INT, "60", 1, 1000, 0,
 	"caller turns in one call; the next one hears the goodbye"},
+    {"MERKAZIA_WEB_DIR", CONFIG_STRING, "web/dist", 0, 0, 0,
+	"the built web UI served at / (relative to the working directory)"},
+    {"MERKAZIA_CSRF_KEY", CONFIG_STRING, NULL, 0, 0, CONFIG_SECRET,
+	"key of the browser's CSRF tokens, the same on every gateway; "
+	"unset: a random key per process"},
+    {"MERKAZIA_TRUSTED_PROXIES", CONFIG_STRING, NULL, 0, 0, 0,
+	"comma-separated addresses of reverse proxies whose "
+	"X-Forwarded-For names the client (login rate limit)"},
+    {"MERKAZIA_SESSION_CACHE_MS", CONFIG_INT, "30000", 0, 600000, 0,
+	"a browser session crm-store confirmed is trusted this long "
+	"without asking again (0: ask every time)"},
+    {"MERKAZIA_SESSION_TTL_HOURS", CONFIG_INT, "168", 1, 8760, 0,
+	"lifetime of a browser session (crm-store's; the cookie's "
+	"Max-Age)"},
+    {"MERKAZIA_API_STORE_BUDGET_MS", CONFIG_INT, "5000", 100, 60000, 0,
+	"an API request crm-store does not answer within this gets 503"},
+    {"MERKAZIA_LOGIN_EMAIL_FAILURES", CONFIG_INT, "5", 1, 1000, 0,
+	"failed logins of one email within the window before 429"},
+    {"MERKAZIA_LOGIN_IP_FAILURES", CONFIG_INT, "20", 1, 100000, 0,
+	"failed logins from one client address within the window before "
+	"429"},
+    {"MERKAZIA_LOGIN_WINDOW_S", CONFIG_INT, "900", 1, 86400, 0,
+	"the sliding window of failed logins"},
+    {"MERKAZIA_SSE_PING_MS", CONFIG_INT, "15000", 100, 600000, 0,
+	"a ': ping' comment on every event stream this often"},
+    {"MERKAZIA_SSE_RECHECK_MS", CONFIG_INT, "60000", 1000, 3600000, 0,
+	"the session of an event stream is asked of crm-store again this "
+	"often; an ended one closes the stream"},
+    {"MERKAZIA_SSE_OUTPUT_MAX", CONFIG_INT, "262144", 4096, 67108864, 0,
+	"bytes an event stream may have unsent; a slower reader is "
+	"dropped"},
+    {"MERKAZIA_SSE_STREAMS_MAX", CONFIG_INT, "1024", 1, 100000, 0,
+	"event streams open at once; more get 503"},
     {NULL, CONFIG_STRING, NULL, 0, 0, 0, NULL},
 };
 

@@ -24,6 +24,11 @@
  * error 31920) go to call_upgrade (call.c), which takes the connection
  * over as a WebSocket.
  *
+ * The browser: every path under /api goes to api.c (which answers later,
+ * after asking crm-store, and counts its own answers); any other GET or
+ * HEAD this table does not know, outside /twilio, is the web UI's
+ * (api_static).
+ *
  * Unknown path: 404. Known path, other method: 405 with Allow. HEAD is
  * answered wherever GET is. Every answer is counted by route and status
  * for /metrics.
@@ -291,6 +296,8 @@ routes_publish(struct gateway *g, const char *event, const char *sid,
 	    "business_id", business, "from", from, "to", to, "ts_ms",
 	    (json_int_t)clock_wall_ms(), "gateway",
 	    g->d != NULL && g->d->instance != NULL ? g->d->instance : "");
+	if (j != NULL)
+		sse_call_event(g, sid, j);
 	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL) {
@@ -480,6 +487,8 @@ routes_metrics(struct gateway *g, const struct http_request *req,
 	if (g->jobtab != NULL)
 		jobs_metrics_write(g->jobtab, b);
 	crm_metrics_write(g, b);
+	api_metrics_write(g, b);
+	sse_metrics_write(g, b);
 }
 
 /* ---- Twilio webhooks -------------------------------------------------- */
@@ -711,6 +720,10 @@ routes_handle(struct http_conn *c, const struct http_request *req,
 	bool head = strcmp(req->method, "HEAD") == 0;
 	size_t row = ROUTES_N;
 
+	if (api_is_api_path(req->path)) {
+		api_handle(g, c, req, resp);
+		return;
+	}
 	for (size_t i = 0; i < ROUTES_N; i++) {
 		if (strcmp(routes_table[i].path, req->path) != 0)
 			continue;
@@ -736,6 +749,10 @@ routes_handle(struct http_conn *c, const struct http_request *req,
 		}
 		routes_text(resp, 405);
 		(void)http_response_add_header(resp, "Allow", allow);
+	} else if (rt == NULL && (head || strcmp(req->method, "GET") == 0) &&
+		   strcmp(req->path, "/twilio") != 0 &&
+		   strncmp(req->path, "/twilio/", 8) != 0) {
+		api_static(g, req, resp);
 	} else if (rt == NULL) {
 		routes_text(resp, 404);
 	} else if (rt->flags & ROUTES_WS) {

@@ -9,7 +9,9 @@
  * Results: every message on RESULTS goes to the job layer (jobs.c), which
  * hands it to the call that owns the job; the jobs go out on the stage's
  * PUSH socket and cancels on CANCEL (gateway_jobs_io). crm-store's
- * changes go to crm.c. The reply address every job names is RESULTS's
+ * changes go to crm.c and to the browsers' event streams (sse.c). The
+ * browser API (api.c) and the streams get their settings here. The reply
+ * address every job names is RESULTS's
  * address as configured (MERKAZIA_ENDPOINT_RESULTS, else the ipc://
  * default): with workers on other hosts it must be a tcp:// address they
  * can reach.
@@ -47,8 +49,19 @@ static const struct msg_handler gateway_result_handlers[] = {
     {0, NULL},
 };
 
+/* A committed change: the business map (crm.c) and the browsers. */
+static void
+gateway_on_change(struct nnsock *s, const struct msg *m, json_t *payload,
+    const struct nnsock_rx *rx, void *arg)
+{
+	struct gateway *g = arg;
+
+	crm_on_change(s, m, payload, rx, arg);
+	sse_on_change(g, payload);
+}
+
 static const struct msg_handler gateway_change_handlers[] = {
-    {MSG_STORE_CHANGE, crm_on_change},
+    {MSG_STORE_CHANGE, gateway_on_change},
     {0, NULL},
 };
 
@@ -123,6 +136,35 @@ gateway_media_init(struct gateway *g)
 	return 0;
 }
 
+/* The browser API and its event streams, from settings. */
+static int
+gateway_api_init(struct gateway *g)
+{
+	const struct config *cfg = g->d->cfg;
+	struct api_config ac = {
+	    .web_dir = config_str(cfg, "MERKAZIA_WEB_DIR"),
+	    .csrf_key = config_str(cfg, "MERKAZIA_CSRF_KEY"),
+	    .trusted_proxies = config_str(cfg, "MERKAZIA_TRUSTED_PROXIES"),
+	    .session_cache_ms = config_int(cfg, "MERKAZIA_SESSION_CACHE_MS"),
+	    .store_budget_ms = config_int(cfg, "MERKAZIA_API_STORE_BUDGET_MS"),
+	    .session_ttl_s =
+		config_int(cfg, "MERKAZIA_SESSION_TTL_HOURS") * 3600,
+	    .login_email_max = config_int(cfg, "MERKAZIA_LOGIN_EMAIL_FAILURES"),
+	    .login_ip_max = config_int(cfg, "MERKAZIA_LOGIN_IP_FAILURES"),
+	    .login_window_s = config_int(cfg, "MERKAZIA_LOGIN_WINDOW_S"),
+	};
+	struct sse_config sc = {
+	    .ping_ms = config_int(cfg, "MERKAZIA_SSE_PING_MS"),
+	    .recheck_ms = config_int(cfg, "MERKAZIA_SSE_RECHECK_MS"),
+	    .output_max = (size_t)config_int(cfg, "MERKAZIA_SSE_OUTPUT_MAX"),
+	    .streams_max = (size_t)config_int(cfg, "MERKAZIA_SSE_STREAMS_MAX"),
+	};
+
+	if (api_setup(g, &ac) < 0)
+		return -1;
+	return sse_setup(g, g->d->base, &sc);
+}
+
 /* Start the HTTP server and the routes' state, and tell where it listens. */
 static int
 gateway_http_init(struct gateway *g)
@@ -149,7 +191,7 @@ gateway_http_init(struct gateway *g)
 		log_warnx("MERKAZIA_TWILIO_SIGNATURE_CHECK=0: Twilio webhooks "
 			  "are accepted WITHOUT signature checks; use this "
 			  "only for local development");
-	if (gateway_media_init(g) < 0)
+	if (gateway_api_init(g) < 0 || gateway_media_init(g) < 0)
 		return -1;
 	f = json_pack("{s:s, s:s, s:s}", "listen", addr, "public_url",
 	    g->public_url, "stream_url", g->stream_url);
@@ -200,6 +242,8 @@ gateway_stop(struct daemon *d)
 
 	if (g != NULL && g->http != NULL)
 		http_server_stop(g->http);
+	if (g != NULL)
+		sse_stop(g);
 }
 
 bool
@@ -225,6 +269,8 @@ gateway_shutdown(struct daemon *d)
 	jobs_free(g->jobtab);
 	g->jobtab = NULL;
 	crm_cleanup(g);
+	api_cleanup(g); /* after the store client: no reply can come */
+	sse_cleanup(g);
 	free(g->results_addr);
 	phrases_free(g);
 	http_server_free(g->http);

@@ -36,6 +36,8 @@ def w(kind, key, data):
 
 
 def q(what, business, **args):
+    # User 1 is the admin (made at start), who may name any business; what
+    # owners and agents may see is 42_crm_store_roles.py's.
     p = {"q": what, "args": args, "user_id": 1}
     if business is not None:
         p["business_id"] = business
