@@ -363,7 +363,7 @@ api_csrf_token(const struct api *a, const char *token, char out[65])
 	    len != 32)
 		fatalx("HMAC-SHA256 failed");
 	for (unsigned int i = 0; i < len; i++) {
-		out[2 * i] = hex[mac[i] >> 4];
+		out[(size_t)2 * i] = hex[mac[i] >> 4];
 		out[2 * i + 1] = hex[mac[i] & 0xf];
 	}
 	out[64] = '\0';
@@ -505,6 +505,7 @@ api_cache_put(struct api *a, const char *token, const struct api_user *u)
 	if (a->cache_ms <= 0)
 		return;
 	while (a->nsessions >= API_CACHE_MAX)
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		api_session_free(a, TAILQ_FIRST(&a->sessions));
 	s = xcalloc(1, sizeof(*s));
 	snprintf(s->token, sizeof(s->token), "%s", token);
@@ -599,6 +600,7 @@ api_fails_note(struct api *a, const char *key, long limit, int64_t now)
 	}
 	if (f == NULL) {
 		while (a->nfails >= API_FAILS_MAX)
+			// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 			api_fails_free(a, TAILQ_FIRST(&a->fails));
 		f = xcalloc(1, sizeof(*f));
 		f->key = xstrdup(key);
@@ -1764,10 +1766,13 @@ api_cleanup(struct gateway *g)
 	if (a == NULL)
 		return;
 	while ((r = TAILQ_FIRST(&a->pending)) != NULL)
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		api_req_free(r);
 	while (!TAILQ_EMPTY(&a->sessions))
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		api_session_free(a, TAILQ_FIRST(&a->sessions));
 	while ((f = TAILQ_FIRST(&a->fails)) != NULL)
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		api_fails_free(a, f);
 	for (size_t i = 0; i < a->nproxies; i++)
 		free(a->proxies[i]);

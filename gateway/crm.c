@@ -129,7 +129,8 @@ crm_retry_fire(evutil_socket_t fd, short what, void *arg)
 static void
 crm_retry_later(struct gateway *g)
 {
-	struct timeval tv = {CRM_RETRY_MS / 1000, (CRM_RETRY_MS % 1000) * 1000};
+	struct timeval tv = {
+	    CRM_RETRY_MS / 1000, (suseconds_t)(CRM_RETRY_MS % 1000) * 1000};
 
 	g->crm->load_failures++;
 	evtimer_add(g->crm->retry, &tv);

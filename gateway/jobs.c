@@ -177,6 +177,7 @@ jobs_free(struct jobs *t)
 	if (t == NULL)
 		return;
 	while ((j = TAILQ_FIRST(&t->list)) != NULL) {
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		jobs_unlink(t, j);
 		jobs_job_free(j);
 	}
@@ -355,6 +356,7 @@ jobs_next_expired(const struct jobs *t, int64_t now_ms)
 	struct job *j;
 
 	for (j = TAILQ_FIRST(&t->list); j != NULL; j = TAILQ_NEXT(j, entry))
+		// NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 		if (now_ms - j->created_ms >= j->budget_ms + JOBS_GRACE_MS)
 			return j;
 	return NULL;

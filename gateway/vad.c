@@ -191,7 +191,7 @@ vad_new(const struct vad_params *p)
 		v->webrtc = NULL;
 	}
 	v->det = VAD_DETECT_BOTH;
-	v->in_cap = 4 * VAD_FRAME_BYTES;
+	v->in_cap = (size_t)4 * VAD_FRAME_BYTES;
 	v->in = xmalloc(v->in_cap);
 	v->ring_frames = v->preroll + ONSET_N;
 	v->ring = xmalloc((size_t)v->ring_frames * VAD_FRAME_BYTES);

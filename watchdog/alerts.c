@@ -89,14 +89,15 @@ alerts_stage_check(
 	}
 	if (s->down ||
 	    (!s->ever_live &&
-		now - s->live_ms < a->timeout_ms + ALERTS_START_GRACE_MS))
+		now - s->live_ms < a->timeout_ms + (long)ALERTS_START_GRACE_MS))
 		return;
 	s->down = true;
 	s->down_ms = now;
 	f = json_pack("{s:s, s:s, s:I, s:I, s:b}", "alert", "stage_down",
 	    "stage", s->name, "timeout_ms", (json_int_t)a->timeout_ms,
 	    "no_worker_ms",
-	    (json_int_t)(now - s->live_ms + (s->ever_live ? a->timeout_ms : 0)),
+	    (json_int_t)now - (json_int_t)s->live_ms +
+		(json_int_t)(s->ever_live ? a->timeout_ms : 0),
 	    "ever_live", s->ever_live);
 	log_fields(LOG_LEVEL_WARN, NULL, f,
 	    "stage %s has no live worker (heartbeat timeout %ld ms)", s->name,

@@ -293,7 +293,7 @@ follow_adopt_done(unsigned int type, json_t *reply, void *arg)
 	struct watchdog *w = arg;
 	json_t *rows = json_object_get(reply, "rows");
 	struct timeval tv = {WATCHDOG_ADOPT_RETRY_MS / 1000,
-	    (WATCHDOG_ADOPT_RETRY_MS % 1000) * 1000};
+	    (suseconds_t)(WATCHDOG_ADOPT_RETRY_MS % 1000) * 1000};
 
 	if (type == MSG_STORE_REPLY && json_is_array(rows)) {
 		w->adopted = true;
@@ -326,7 +326,7 @@ follow_adopt(struct watchdog *w)
 {
 	json_t *q = json_pack("{s:s, s:{}}", "q", "calls_in_progress", "args");
 	struct timeval tv = {WATCHDOG_ADOPT_RETRY_MS / 1000,
-	    (WATCHDOG_ADOPT_RETRY_MS % 1000) * 1000};
+	    (suseconds_t)(WATCHDOG_ADOPT_RETRY_MS % 1000) * 1000};
 
 	w->adopt_tries++;
 	if (store_request(w->store, MSG_STORE_SYSQUERY, q,

@@ -355,6 +355,7 @@ rules_expire(struct rules_table *t, int64_t now,
 	size_t n = 0;
 
 	while ((c = TAILQ_FIRST(&t->calls)) != NULL &&
+	       // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
 	       now - c->created_ms >= t->lim.max_age_ms) {
 		if (fn != NULL)
 			fn(c, arg);

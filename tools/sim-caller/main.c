@@ -207,7 +207,7 @@ simcaller_read_env(const char *path, struct simcaller_envfile *e)
 			*slot = simcaller_unquote(eq + 1);
 		}
 	}
-	fclose(f);
+	(void)fclose(f);
 	return 0;
 }
 
@@ -296,7 +296,7 @@ simcaller_reap(struct simcaller_run *r, struct call *c)
 	line = json_dumps(doc, SIMCALLER_JSON_FLAGS);
 	if (line != NULL) {
 		printf("%s\n", line);
-		fflush(stdout);
+		(void)fflush(stdout);
 		free(line);
 	}
 	json_decref(doc);
@@ -311,8 +311,8 @@ simcaller_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (r->last_tick_us > 0) {
-		int64_t lag_us =
-		    now_us - r->last_tick_us - SIMCALLER_TICK_MS * 1000;
+		int64_t lag_us = now_us - r->last_tick_us -
+				 (int64_t)SIMCALLER_TICK_MS * 1000;
 
 		metrics_hist_add(&r->tick_lag, (double)lag_us / 1000.0);
 	}
@@ -404,7 +404,7 @@ simcaller_aggregate(struct simcaller_run *r)
 
 	if (line != NULL) {
 		printf("%s\n", line);
-		fflush(stdout);
+		(void)fflush(stdout);
 	}
 	free(line);
 	json_decref(doc);
@@ -441,7 +441,7 @@ simcaller_run(struct simcaller_run *r)
 		return 1;
 	}
 	r->sim.httpc = httpc_new(r->sim.base);
-	r->calls = xcalloc((size_t)r->ncalls, sizeof(*r->calls));
+	r->calls = xcalloc((size_t)r->ncalls, sizeof(r->calls[0]));
 	r->results = json_object();
 	metrics_hist_init(
 	    &r->gaps, SIMCALLER_HIST_BIN_MS, SIMCALLER_HIST_TOP_MS);
@@ -451,7 +451,7 @@ simcaller_run(struct simcaller_run *r)
 	r->sigint = evsignal_new(r->sim.base, SIGINT, simcaller_signal_cb, r);
 	r->sigterm = evsignal_new(r->sim.base, SIGTERM, simcaller_signal_cb, r);
 	if (r->tick != NULL && r->sigint != NULL && r->sigterm != NULL) {
-		struct timeval tv = {0, SIMCALLER_TICK_MS * 1000};
+		struct timeval tv = {0, (suseconds_t)SIMCALLER_TICK_MS * 1000};
 
 		evsignal_add(r->sigint, NULL);
 		evsignal_add(r->sigterm, NULL);
