@@ -441,7 +441,7 @@ simcaller_run(struct simcaller_run *r)
 		return 1;
 	}
 	r->sim.httpc = httpc_new(r->sim.base);
-	r->calls = xcalloc((size_t)r->ncalls, sizeof(r->calls[0]));
+	r->calls = xcalloc((size_t)r->ncalls, sizeof(struct call *));
 	r->results = json_object();
 	metrics_hist_init(
 	    &r->gaps, SIMCALLER_HIST_BIN_MS, SIMCALLER_HIST_TOP_MS);
