@@ -38,6 +38,8 @@
 #define TWILIO_SIG_LEN 28
 
 struct http_server;
+struct httpc;
+struct twilio_rest;
 struct http_conn;
 struct http_reader;
 struct http_defer;
@@ -434,6 +436,9 @@ struct gateway {
 	/* Browser API, static UI and live events (api.c, sse.c) */
 	struct api *api;
 	struct sse *sse;
+	/* Twilio REST (transfers, hang-ups, recordings): common/twilio_rest.c */
+	struct httpc *httpc;
+	struct twilio_rest *rest;
 };
 
 /* wiring.c */

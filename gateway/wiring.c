@@ -23,7 +23,9 @@
 #include "clock.h"
 #include "endpoints.h"
 #include "gateway.h"
+#include "httpc.h"
 #include "log.h"
+#include "twilio_rest.h"
 #include "xmalloc.h"
 
 static void
@@ -231,6 +233,15 @@ gateway_init(struct daemon *d)
 	gateway_jobs_init(g);
 	if (crm_setup(g) < 0)
 		return -1;
+	g->httpc = httpc_new(d->base);
+	g->rest = twilio_rest_new(d->base, g->httpc,
+	    config_str(d->cfg, "TWILIO_ACCOUNT_SID"),
+	    config_str(d->cfg, "TWILIO_AUTH_TOKEN"),
+	    config_str(d->cfg, "TWILIO_API_BASE_URL"));
+	if (g->httpc == NULL || g->rest == NULL) {
+		log_error("not starting: the Twilio settings are unusable");
+		return -1;
+	}
 	return gateway_http_init(g);
 }
 
@@ -269,6 +280,10 @@ gateway_shutdown(struct daemon *d)
 	jobs_free(g->jobtab);
 	g->jobtab = NULL;
 	crm_cleanup(g);
+	twilio_rest_free(g->rest); /* before its HTTP client */
+	g->rest = NULL;
+	httpc_free(g->httpc);
+	g->httpc = NULL;
 	api_cleanup(g); /* after the store client: no reply can come */
 	sse_cleanup(g);
 	free(g->results_addr);
