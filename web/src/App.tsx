@@ -17,12 +17,23 @@ import { CustomersList } from './pages/CustomersList';
 import { CustomerDetail } from './pages/CustomerDetail';
 import { Settings } from './pages/Settings';
 import { NotFound } from './pages/NotFound';
+import { LeadsBoard } from './pages/LeadsBoard';
+import { Appointments } from './pages/Appointments';
+import { Tasks } from './pages/Tasks';
+import { Import } from './pages/Import';
+import { Users } from './pages/Users';
 import type { Permission } from './api/types';
 import type { ReactNode } from 'react';
 
 function Allowed({ permission, children }: { permission: Permission; children: ReactNode }) {
   const { can } = useAuth();
-  return can(permission) ? <>{children}</> : <ErrorState error={null} what={he.common.forbidden} />;
+  return can(permission) ? (
+    <>{children}</>
+  ) : (
+    <div data-testid="forbidden">
+      <ErrorState error={null} what={he.common.forbidden} />
+    </div>
+  );
 }
 
 function SignedIn() {
@@ -71,6 +82,31 @@ function SignedIn() {
                   <CustomerDetail id={p.id} />
                 </Allowed>
               )}
+            </Route>
+            <Route path="/leads">
+              <Allowed permission="customers.read">
+                <LeadsBoard />
+              </Allowed>
+            </Route>
+            <Route path="/appointments">
+              <Allowed permission="customers.read">
+                <Appointments />
+              </Allowed>
+            </Route>
+            <Route path="/tasks">
+              <Allowed permission="customers.read">
+                <Tasks />
+              </Allowed>
+            </Route>
+            <Route path="/import">
+              <Allowed permission="customers.import">
+                <Import />
+              </Allowed>
+            </Route>
+            <Route path="/users">
+              <Allowed permission="users.manage">
+                <Users />
+              </Allowed>
             </Route>
             <Route path="/settings">
               <Allowed permission="settings.read">

@@ -49,7 +49,24 @@ describe('<Layout>', () => {
   it('shows an owner every section, settings included', () => {
     renderAt(<Layout>x</Layout>, { role: 'owner' });
     const nav = screen.getByTestId('sidebar-nav');
-    expect(within(nav).getAllByRole('link').map((a) => a.textContent)).toEqual(['לוח בקרה', 'שיחות', 'לידים', 'הגדרות']);
+    expect(within(nav).getAllByRole('link').map((a) => a.textContent)).toEqual([
+      'לוח בקרה',
+      'שיחות',
+      'לידים',
+      'לוח לידים',
+      'פגישות',
+      'משימות',
+      'ייבוא לידים',
+      'משתמשים',
+      'הגדרות',
+    ]);
+  });
+
+  it('hides users, import and settings from an agent', () => {
+    renderAt(<Layout>x</Layout>, { role: 'agent' });
+    const nav = screen.getByTestId('sidebar-nav');
+    for (const id of ['nav-users', 'nav-import', 'nav-settings']) expect(within(nav).queryByTestId(id)).toBeNull();
+    for (const id of ['nav-leads', 'nav-appointments', 'nav-tasks']) expect(within(nav).getByTestId(id)).toBeTruthy();
   });
 
   it('hides settings from an agent', () => {

@@ -19,6 +19,15 @@ import type {
   Settings,
   SettingsInput,
   Task,
+  AppointmentInput,
+  AppointmentRow,
+  AppointmentsPage,
+  AuditEntry,
+  ImportReport,
+  ImportRequest,
+  TaskInput,
+  TaskRow,
+  UserRow,
 } from './types';
 
 /** A non-2xx answer (status > 0) or a network failure (status 0). */
@@ -195,6 +204,32 @@ export const api = {
 
   settings: (opts?: RequestOptions) => request<Settings>('GET', '/api/settings', undefined, opts),
   updateSettings: (patch: SettingsInput) => request<Settings>('PATCH', '/api/settings', patch),
+
+  appointments: (range: { from?: string; to?: string; status?: string; customer_id?: number }, opts?: RequestOptions) =>
+    request<AppointmentsPage>('GET', `/api/appointments${buildQuery({}, range)}`, undefined, opts),
+  createAppointment: (input: AppointmentInput) => request<{ appointment: AppointmentRow }>('POST', '/api/appointments', input),
+  updateAppointment: (id: number, patch: AppointmentInput) =>
+    request<{ appointment: AppointmentRow }>('PATCH', `/api/appointments/${id}`, patch),
+
+  tasks: (params: ListParams, opts?: RequestOptions) => request<Page<TaskRow>>('GET', `/api/tasks${buildQuery(params)}`, undefined, opts),
+  createTask: (input: TaskInput) => request<{ task: TaskRow }>('POST', '/api/tasks', input),
+  updateTask: (id: number, patch: TaskInput) => request<{ task: TaskRow }>('PATCH', `/api/tasks/${id}`, patch),
+
+  importCustomers: (body: ImportRequest) => request<ImportReport>('POST', '/api/import', body),
+
+  users: (opts?: RequestOptions) => request<{ rows: UserRow[] }>('GET', '/api/users', undefined, opts),
+  createUser: (input: { email: string; name: string; role: 'owner' | 'agent' }) =>
+    request<{ user: UserRow; password: string }>('POST', '/api/users', input),
+  updateUser: (id: number, patch: { name?: string; role?: 'owner' | 'agent'; active?: boolean }) =>
+    request<{ user: UserRow }>('PATCH', `/api/users/${id}`, patch),
+
+  audit: (q: { entity?: string; id?: number; page?: number; per_page?: number }, opts?: RequestOptions) =>
+    request<Page<AuditEntry>>(
+      'GET',
+      `/api/audit${buildQuery({ page: q.page, per_page: q.per_page }, { entity: q.entity, id: q.id })}`,
+      undefined,
+      opts,
+    ),
 };
 
 /** The most rows a CSV export fetches (docs/api.md). */

@@ -13,6 +13,9 @@ export type Permission =
   | 'customers.export'
   | 'settings.read'
   | 'settings.write'
+  | 'customers.import'
+  | 'users.manage'
+  | 'audit.read'
   | 'businesses.all';
 
 export interface User {
@@ -182,6 +185,8 @@ export interface Customer {
   assigned_user_id?: number | null;
   created_at: string;
   updated_at: string;
+  /** List rows: the latest of updated_at, last call, last note. */
+  last_activity_at?: string | null;
 }
 
 /** What POST/PATCH /api/customers accept: every writable field. */
@@ -320,3 +325,99 @@ export const EVENT_NAMES: readonly EventName[] = [
   'task',
   'message',
 ];
+
+export type AppointmentStatus = Appointment['status'];
+export const APPOINTMENT_STATUSES: readonly AppointmentStatus[] = ['requested', 'confirmed', 'done', 'cancelled'];
+
+/** Rows of /api/appointments: plus the customer's name and phone. */
+export interface AppointmentRow extends Appointment {
+  customer_name?: string | null;
+  customer_phone?: string | null;
+}
+
+export interface AppointmentsPage {
+  from: string;
+  to: string;
+  rows: AppointmentRow[];
+  unscheduled: AppointmentRow[];
+}
+
+export interface AppointmentInput {
+  customer_id?: number;
+  starts_at?: string | null;
+  requested_text?: string | null;
+  address?: string | null;
+  notes?: string | null;
+  status?: AppointmentStatus;
+}
+
+/** Rows of /api/tasks: plus the customer's and assignee's names. */
+export interface TaskRow extends Task {
+  customer_name?: string | null;
+  assignee_name?: string | null;
+}
+
+export interface TaskInput {
+  title?: string;
+  due_at?: string | null;
+  assignee_id?: number | null;
+  customer_id?: number | null;
+  done?: boolean;
+}
+
+export interface UserRow {
+  id: number;
+  business_id: number | null;
+  email: string;
+  name: string;
+  role: Role;
+  active: boolean;
+  created_at: string;
+  last_login_at: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  user_id: number | null;
+  user_name: string | null;
+  action: string;
+  entity: string | null;
+  entity_id: number | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** Customer fields a CSV import can fill (docs/api.md, CSV import). */
+export const IMPORT_FIELDS = [
+  'phone',
+  'name',
+  'pipeline',
+  'stage',
+  'source',
+  'deal_type',
+  'cities',
+  'neighbourhoods',
+  'rooms_min',
+  'rooms_max',
+  'budget_min',
+  'budget_max',
+  'property_type',
+  'timeline',
+] as const;
+export type ImportField = (typeof IMPORT_FIELDS)[number];
+
+export interface ImportRequest {
+  csv: string;
+  mapping: Partial<Record<ImportField, string>>;
+  on_existing: 'skip' | 'update';
+  dry_run: boolean;
+  defaults?: { source?: string; pipeline?: string; stage?: string };
+}
+
+export type ImportAction = 'create' | 'update' | 'skip' | 'invalid';
+
+export interface ImportReport {
+  dry_run: boolean;
+  counts: Record<ImportAction, number>;
+  rows: Array<{ line: number; phone: string | null; name: string | null; action: ImportAction; id?: number; error?: string }>;
+}

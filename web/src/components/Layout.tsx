@@ -26,6 +26,11 @@ export const NAV: readonly NavItem[] = [
   { href: '/', label: he.nav.dashboard, permission: 'calls.read', testId: 'nav-dashboard' },
   { href: '/calls', label: he.nav.calls, permission: 'calls.read', testId: 'nav-calls' },
   { href: '/customers', label: he.nav.customers, permission: 'customers.read', testId: 'nav-customers' },
+  { href: '/leads', label: he.nav.leads, permission: 'customers.read', testId: 'nav-leads' },
+  { href: '/appointments', label: he.nav.appointments, permission: 'customers.read', testId: 'nav-appointments' },
+  { href: '/tasks', label: he.nav.tasks, permission: 'customers.read', testId: 'nav-tasks' },
+  { href: '/import', label: he.nav.import, permission: 'customers.import', testId: 'nav-import' },
+  { href: '/users', label: he.nav.users, permission: 'users.manage', testId: 'nav-users' },
   { href: '/settings', label: he.nav.settings, permission: 'settings.write', testId: 'nav-settings' },
 ];
 

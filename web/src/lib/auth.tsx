@@ -8,8 +8,31 @@ import type { Me, Permission, Role } from '../api/types';
 
 /** What each role may do when the server sends no list (docs/api.md). */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
-  admin: ['calls.read', 'customers.read', 'customers.write', 'customers.assign', 'customers.export', 'settings.read', 'settings.write', 'businesses.all'],
-  owner: ['calls.read', 'customers.read', 'customers.write', 'customers.assign', 'customers.export', 'settings.read', 'settings.write'],
+  admin: [
+    'calls.read',
+    'customers.read',
+    'customers.write',
+    'customers.assign',
+    'customers.export',
+    'customers.import',
+    'users.manage',
+    'audit.read',
+    'settings.read',
+    'settings.write',
+    'businesses.all',
+  ],
+  owner: [
+    'calls.read',
+    'customers.read',
+    'customers.write',
+    'customers.assign',
+    'customers.export',
+    'customers.import',
+    'users.manage',
+    'audit.read',
+    'settings.read',
+    'settings.write',
+  ],
   agent: ['calls.read', 'customers.read', 'customers.write', 'settings.read'],
 };
 

@@ -36,7 +36,8 @@ export function formatMoney(n: number | null | undefined): string {
 
 /** A budget range: "2.8M–3.4M ₪"-like compact text, or one bound. */
 export function formatBudget(min: number | null | undefined, max: number | null | undefined): string {
-  const c = (n: number) => compactMoneyFmt.format(n);
+  // Without Intl's RLMs: inside an LTR island they would reorder the range.
+  const c = (n: number) => stripBidi(compactMoneyFmt.format(n));
   if (isNum(min) && isNum(max)) return min === max ? `${c(min)} ₪` : `${c(min)}–${c(max)} ₪`;
   if (isNum(max)) return `≤ ${c(max)} ₪`;
   if (isNum(min)) return `≥ ${c(min)} ₪`;

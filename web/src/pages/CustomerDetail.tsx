@@ -8,6 +8,7 @@ import { Link } from 'wouter';
 import { ApiError, api } from '../api/client';
 import { STAGES, type CustomerDetail as Detail, type Customer } from '../api/types';
 import { ScoreBadge, SentimentBadge, StageBadge } from '../components/Badges';
+import { AuditLog } from '../components/AuditLog';
 import { CustomerForm } from '../components/CustomerForm';
 import { Auto, Ltr, Phone } from '../components/Ltr';
 import { ErrorState, Loading, errorText } from '../components/States';
@@ -16,6 +17,7 @@ import { useAuth } from '../lib/auth';
 import { useEvent } from '../lib/events';
 import { formatBudget, formatDateTime, formatDuration, formatLong, formatRooms } from '../lib/format';
 import { useAsync } from '../lib/useAsync';
+import { toIsoLocal } from '../lib/week';
 
 export type TimelineKind = 'calls' | 'messages' | 'notes' | 'tasks' | 'appointments';
 
@@ -200,7 +202,8 @@ function Composer({ customerId, onAdded }: { customerId: number; onAdded: () => 
     setError(null);
     try {
       if (kind === 'note') await api.addNote(customerId, text.trim());
-      else await api.addTask(customerId, text.trim(), due ? new Date(due).toISOString() : null);
+      // The picker's wall-clock time is Israel's, whatever the browser's zone.
+      else await api.addTask(customerId, text.trim(), due ? toIsoLocal(due.slice(0, 10), due.slice(11, 16)) : null);
       setText('');
       setDue('');
       onAdded();
@@ -214,7 +217,7 @@ function Composer({ customerId, onAdded }: { customerId: number; onAdded: () => 
     <form onSubmit={submit} className="flex flex-col gap-2" data-testid="composer">
       <div className="flex gap-1" role="radiogroup">
         {(['note', 'task'] as const).map((k) => (
-          <button key={k} type="button" role="radio" aria-checked={kind === k} className={`btn ${kind === k ? 'btn-primary' : 'btn-secondary'}`} onClick={() => setKind(k)}>
+          <button key={k} type="button" role="radio" aria-checked={kind === k} className={`btn ${kind === k ? 'btn-primary' : 'btn-secondary'}`} onClick={() => setKind(k)} data-testid={`composer-${k}`}>
             {k === 'note' ? he.customer.addNote : he.customer.addTask}
           </button>
         ))}
@@ -232,7 +235,7 @@ function Composer({ customerId, onAdded }: { customerId: number; onAdded: () => 
       {kind === 'task' && (
         <label className="flex items-center gap-2 text-sm">
           {he.customer.dueAt}
-          <input type="datetime-local" dir="ltr" className="input w-auto" value={due} onChange={(e) => setDue(e.target.value)} />
+          <input type="datetime-local" dir="ltr" className="input w-auto" value={due} onChange={(e) => setDue(e.target.value)} data-testid="composer-due" />
         </label>
       )}
       {error !== null && (
@@ -370,6 +373,7 @@ export function CustomerDetail({ id }: { id: string }) {
           )}
         </section>
       </div>
+      {can('audit.read') && <AuditLog entity="customer" id={c.id} />}
     </article>
   );
 }

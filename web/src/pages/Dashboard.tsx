@@ -84,7 +84,8 @@ export function Dashboard() {
         <h2 id="live-h">
           {he.dashboard.liveCalls} <Ltr className="text-subtle">({rows.length})</Ltr>
         </h2>
-        {live.error ? (
+        {live.error && rows.length === 0 ? (
+          // Cards that SSE brought still show when the list request failed.
           <ErrorState error={live.error} onRetry={live.reload} />
         ) : live.loading && !live.data ? (
           <Loading rows={2} />

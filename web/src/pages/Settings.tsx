@@ -289,7 +289,7 @@ export function Settings() {
           </button>
           {dirty && <span className="text-sm text-warning">{he.settings.unsaved}</span>}
           {saved && !dirty && (
-            <span role="status" className="text-sm text-success">
+            <span role="status" className="text-sm text-success" data-testid="st-saved">
               {he.common.saved}
             </span>
           )}
