@@ -53,7 +53,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 
 .PHONY: all deps check check-unit check-e2e lint asan fuzz format \
         format-check cppcheck clang-tidy check-includes tests demo clean \
-        install valgrind bench-store bench-tts bench-gateway web check-web
+        install valgrind bench-store bench-tts bench-gateway bench-call web \
+        check-web
 
 all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%) web
 
@@ -142,6 +143,7 @@ FUZZ_DAEMON_vad := gateway
 # exercises a daemon's file names it: FUZZ_DAEMON_<target> := gateway.
 FUZZ_DAEMON_http_request := gateway
 FUZZ_DAEMON_form := gateway
+FUZZ_DAEMON_csv := gateway
 FUZZ_DAEMON_twilio_sig := gateway
 define fuzzreplay
 $(BUILD)/tests/replay_$(1): $(BUILD)/tests/fuzz/fuzz_$(1).o $(BUILD)/tests/fuzz/replay.o $(if $(FUZZ_DAEMON_$(1)),$(BUILD)/lib$(FUZZ_DAEMON_$(1)).a) $(COMMON_LIB)
@@ -189,6 +191,14 @@ bench-tts:
 bench-gateway:
 	$(MAKE) -j2 $(BINDIR)/gateway $(BINDIR)/sim-caller
 	tests/bench/bench_gateway.py
+
+# A whole call's figures at 1, 10 and 100 concurrent calls, release build,
+# every daemon with stand-ins at real latencies: voice-to-voice and added
+# latency, barge-in reaction, CPU and RSS per call (tests/bench/bench_call.py;
+# docs/benchmarks.md).
+bench-call:
+	$(MAKE) -j2 $(DAEMONS:%=$(BINDIR)/%) $(BINDIR)/sim-caller
+	tests/bench/bench_call.py
 
 # Everything CI runs; ends with "N passed, N failed".
 check: deps

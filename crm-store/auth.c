@@ -17,6 +17,11 @@
  * MERKAZIA_SESSION_TTL_HOURS. A password change ends the user's other
  * sessions.
  *
+ * Users: owners and admins create users of their business (a one-time
+ * password drawn here, hashed, and returned once), change their role and
+ * deactivate them (their sessions end); asked as STORE_QUERY user_create
+ * and user_update through edits.c, checked like any read (reads_caller).
+ *
  * Secrets: passwords, tokens and hashes are never logged.
  * MERKAZIA_ADMIN_PASSWORD is a secret setting (redacted by the logger);
  * the admin's hash is rewritten only when the password changed.
@@ -34,6 +39,7 @@
 #define AUTH_PASSWORD_MIN 8
 #define AUTH_PASSWORD_MAX 256
 #define AUTH_FAILED_TEXT  "wrong email or password"
+#define AUTH_ONE_TIME_LEN 16 /* a new user's first password */
 
 const struct db_stmt auth_stmts[] = {
     {"a_user_by_email",
@@ -71,6 +77,30 @@ const struct db_stmt auth_stmts[] = {
 	"password_hash = EXCLUDED.password_hash, role = 'admin', "
 	"business_id = NULL, active = true",
 	2},
+    {"a_user_create",
+	"WITH ins AS (INSERT INTO users (business_id, email, name, "
+	"password_hash, role) VALUES ($1::bigint, $3, coalesce($4, ''), $6, "
+	"$5) ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, "
+	"business_id, email, name, role, active, created_at, last_login_at), "
+	"aud AS (INSERT INTO audit_log (business_id, user_id, action, entity, "
+	"entity_id, detail) SELECT $1::bigint, $2::bigint, 'user.create', "
+	"'user', id, jsonb_build_object('role', role) FROM ins) "
+	"SELECT row_to_json(ins) FROM ins",
+	6},
+    {"a_user_update",
+	"WITH upd AS (UPDATE users u SET name = coalesce(d->>'name', u.name), "
+	"role = coalesce(d->>'role', u.role), active = coalesce(("
+	"d->>'active')::boolean, u.active) FROM (SELECT $4::jsonb AS d) x "
+	"WHERE u.business_id = $1::bigint AND u.id = $3::bigint AND u.role <> "
+	"'admin' RETURNING u.id, u.business_id, u.email, u.name, u.role, "
+	"u.active, u.created_at, u.last_login_at), "
+	"gone AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM upd "
+	"WHERE NOT active)), "
+	"aud AS (INSERT INTO audit_log (business_id, user_id, action, entity, "
+	"entity_id, detail) SELECT $1::bigint, $2::bigint, 'user.update', "
+	"'user', id, $4::jsonb FROM upd) "
+	"SELECT row_to_json(upd) FROM upd",
+	4},
     {NULL, NULL, 0},
 };
 
@@ -399,4 +429,166 @@ auth_admin(struct crm *crm)
 	sodium_memzero(hash, sizeof(hash));
 	log_info("admin account %s set from the settings", email);
 	return 0;
+}
+
+/* Refuse a user edit, logged and counted. */
+static void
+auth_user_refuse(struct crm *crm, const struct crm_req *q, const char *error,
+    const char *why)
+{
+	crm->cnt.refused++;
+	log_warnx("refused a user edit (job %llu): %s",
+	    (unsigned long long)q->m->job_id, why);
+	serve_error(q, error, why);
+}
+
+/* Answer a user edit's result row (r's first column, JSON) as {user}. */
+static void
+auth_user_answer(const struct crm_req *q, struct db_res *r, const char *pw)
+{
+	json_t *u = json_loads(db_res_get(r, 0, 0), 0, NULL);
+	json_t *reply;
+
+	if (u == NULL) {
+		serve_error(q, "unavailable", "unreadable answer");
+		return;
+	}
+	reply = json_pack("{s:o}", "user", u);
+	if (pw != NULL)
+		json_object_set_new(reply, "password", json_string(pw));
+	serve_reply(q, MSG_STORE_REPLY, reply);
+	json_decref(reply);
+}
+
+/*
+ * Create a user of c's business (STORE_QUERY user_create, args {data:
+ * {email, name, role}}): owners and admins only, role owner or agent. A
+ * one-time password is drawn here, hashed, and returned once in the
+ * answer ({user, password}); it is never logged or stored in clear. An
+ * email in use (by anyone) is answered conflict.
+ */
+void
+auth_user_create(struct crm *crm, const struct crm_req *q, json_t *args,
+    const struct reads_caller *c)
+{
+	static const char alphabet[] =
+	    "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	json_t *data = json_object_get(args, "data");
+	const char *email = json_string_value(json_object_get(data, "email"));
+	const char *name = json_string_value(json_object_get(data, "name"));
+	const char *role = json_string_value(json_object_get(data, "role"));
+	char pw[AUTH_ONE_TIME_LEN + 1], hash[crypto_pwhash_STRBYTES];
+	const char *p[6] = {c->biz, c->user, email, name, role, hash};
+	struct db_res *r = NULL;
+	enum db_status st;
+
+	if (!reads_is_manager(c)) {
+		auth_user_refuse(crm, q, "forbidden", "owners and admins only");
+		return;
+	}
+	if (email == NULL || strchr(email, '@') == NULL || role == NULL ||
+	    (strcmp(role, "owner") != 0 && strcmp(role, "agent") != 0)) {
+		auth_user_refuse(crm, q, "invalid",
+		    "a user needs an email and a role (owner or agent)");
+		return;
+	}
+	if (!auth_db_ready(q))
+		return;
+	for (size_t i = 0; i < AUTH_ONE_TIME_LEN; i++)
+		pw[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+	pw[AUTH_ONE_TIME_LEN] = '\0';
+	if (auth_hash(pw, hash) < 0) {
+		sodium_memzero(pw, sizeof(pw));
+		serve_error(q, "unavailable", "cannot hash the password");
+		return;
+	}
+	st = db_exec(crm->db, "a_user_create", 6, p, &r);
+	sodium_memzero(hash, sizeof(hash));
+	if (st != DB_OK) {
+		sodium_memzero(pw, sizeof(pw));
+		if (st == DB_INVALID)
+			auth_user_refuse(crm, q, "invalid", db_error(crm->db));
+		else
+			serve_error(q, "unavailable", db_error(crm->db));
+		return;
+	}
+	if (db_res_rows(r) == 0) {
+		json_t *e = json_pack("{s:s, s:s}", "error", "conflict",
+		    "message", "the email is in use");
+
+		sodium_memzero(pw, sizeof(pw));
+		db_res_free(r);
+		crm->cnt.refused++;
+		serve_reply(q, MSG_STORE_ERROR, e);
+		json_decref(e);
+		return;
+	}
+	crm->cnt.writes++;
+	log_info("user created in business %s by user %s (role %s)", c->biz,
+	    c->user, role);
+	auth_user_answer(q, r, pw);
+	sodium_memzero(pw, sizeof(pw));
+	db_res_free(r);
+}
+
+/*
+ * Change a user of c's business (STORE_QUERY user_update, args {id,
+ * data: {name, role, active}}): owners and admins only; never an admin,
+ * never one's own role or active flag. Deactivating ends the user's
+ * sessions in the same statement.
+ */
+void
+auth_user_update(struct crm *crm, const struct crm_req *q, json_t *args,
+    const struct reads_caller *c)
+{
+	json_t *data = json_object_get(args, "data");
+	json_t *jid = json_object_get(args, "id");
+	const char *role = json_string_value(json_object_get(data, "role"));
+	char id[32], *d;
+	const char *p[4] = {c->biz, c->user, id, NULL};
+	struct db_res *r = NULL;
+	enum db_status st;
+
+	if (!reads_is_manager(c)) {
+		auth_user_refuse(crm, q, "forbidden", "owners and admins only");
+		return;
+	}
+	if (!json_is_object(data) || !json_is_integer(jid) ||
+	    (role != NULL && strcmp(role, "owner") != 0 &&
+		strcmp(role, "agent") != 0)) {
+		auth_user_refuse(crm, q, "invalid",
+		    "a user edit needs an id and data (role owner or agent)");
+		return;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(jid));
+	if (strcmp(id, c->user) == 0 &&
+	    (json_object_get(data, "role") != NULL ||
+		json_object_get(data, "active") != NULL)) {
+		auth_user_refuse(crm, q, "invalid",
+		    "a user cannot change their own role or deactivate "
+		    "themselves");
+		return;
+	}
+	if (!auth_db_ready(q))
+		return;
+	d = json_dumps(data, JSON_COMPACT);
+	p[3] = d;
+	st = db_exec(crm->db, "a_user_update", 4, p, &r);
+	free(d);
+	if (st != DB_OK) {
+		if (st == DB_INVALID)
+			auth_user_refuse(crm, q, "invalid", db_error(crm->db));
+		else
+			serve_error(q, "unavailable", db_error(crm->db));
+		return;
+	}
+	if (db_res_rows(r) == 0) {
+		db_res_free(r);
+		crm->cnt.refused++;
+		serve_error(q, "not_found", "no such user");
+		return;
+	}
+	crm->cnt.writes++;
+	auth_user_answer(q, r, NULL);
+	db_res_free(r);
 }

@@ -6,8 +6,9 @@
  * replies, crm-store's own spool, counters), db.c (libpq, the only file
  * that includes libpq-fe.h), migrate.c (schema migrations and the demo
  * seed, SQL embedded from the migrations folder), writes.c (STORE_WRITE),
- * reads.c (STORE_QUERY, STORE_SYSQUERY), auth.c (AUTH_*; libsodium, the
- * only file that includes sodium.h).
+ * reads.c (STORE_QUERY, STORE_SYSQUERY), edits.c (the browser's creates
+ * and updates, asked as STORE_QUERY), auth.c (AUTH_*, users; libsodium,
+ * the only file that includes sodium.h).
  */
 #ifndef MERKAZIA_CRM_STORE_H
 #define MERKAZIA_CRM_STORE_H
@@ -128,14 +129,43 @@ enum db_status writes_apply(struct crm *crm, json_t *payload, json_t **reply,
     const char **error, char *why, size_t whylen);
 
 /* reads.c */
+
+/* The columns of a customer as the browser gets them. */
+#define READS_CUSTOMER_COLS                                                 \
+	"id, phone, name, source, pipeline, stage, lead_score, sentiment, " \
+	"deal_type, cities, neighbourhoods, rooms_min, rooms_max, "         \
+	"budget_min, budget_max, property_type, timeline, need_parking, "   \
+	"need_elevator, need_mamad, need_balcony, created_at, updated_at, " \
+	"assigned_user_id"
+
+/* Who a STORE_QUERY is made for, and how much of the business they see. */
+struct reads_caller {
+	char biz[32];	      /* the business every statement is scoped to */
+	char user[32];	      /* the user the query is made for */
+	char role[8];	      /* "admin", "owner" or "agent" */
+	const char *assigned; /* user, when only their customers are seen */
+};
+
 extern const struct db_stmt reads_stmts[];
+void reads_answer(struct crm *crm, const struct crm_req *q, const char *stmt,
+    int n, const char *const *params, const char *what);
+bool reads_is_manager(const struct reads_caller *c);
 void reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
     const struct nnsock_rx *rx, void *arg);
 void reads_sysquery(struct nnsock *s, const struct msg *m, json_t *payload,
     const struct nnsock_rx *rx, void *arg);
 
+/* edits.c */
+extern const struct db_stmt edits_stmts[];
+bool edits_query(struct crm *crm, const struct crm_req *q, const char *what,
+    json_t *args, const struct reads_caller *c);
+
 /* auth.c */
 extern const struct db_stmt auth_stmts[];
+void auth_user_create(struct crm *crm, const struct crm_req *q, json_t *args,
+    const struct reads_caller *c);
+void auth_user_update(struct crm *crm, const struct crm_req *q, json_t *args,
+    const struct reads_caller *c);
 int auth_init(void);
 int auth_admin(struct crm *crm);
 void auth_login(struct nnsock *s, const struct msg *m, json_t *payload,

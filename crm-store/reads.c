@@ -22,6 +22,13 @@
  * nobody's, so a restricted agent does not see it. Settings are read by
  * every role of the business.
  *
+ * Reads for the browser: customers, calls, customer (with its calls,
+ * appointments, notes, tasks, messages and activity: its audit entries),
+ * call, settings, calls_live, appointments (a week, Sunday first, or a
+ * range), tasks (mine, overdue, done), users and audit (owners and admins
+ * only). A q that is none of these is offered to edits.c (the browser's
+ * edits, checked by the same reads_caller) before it is refused.
+ *
  * PostgreSQL builds each answer as one JSON document (json_build_object,
  * json_agg), so a read is one statement and one parse. Sorting and
  * filtering come from fixed whitelists; values travel as parameters only.
@@ -45,39 +52,60 @@
 /* Any id of 18 digits fits a bigint: a longer one is none of ours. */
 #define READS_ID_DIGITS_MAX 18
 
-/* Who a STORE_QUERY is made for, and how much of the business they see. */
-struct reads_caller {
-	char biz[32];	      /* the business every statement is scoped to */
-	char user[32];	      /* the user the query is made for */
-	const char *assigned; /* user, when only their customers are seen */
-};
-
 /* The text to look for in customers.search. */
 #define READS_FOLD(p)                                                    \
 	"(CASE WHEN " p " ~ '^[0-9+ ()-]+$' THEN regexp_replace(" p ", " \
 	"'\\D', '', 'g') ELSE merkazia_fold(" p ") END)"
 
-#define READS_CUSTOMER_COLS                                                 \
-	"id, phone, name, source, pipeline, stage, lead_score, sentiment, " \
-	"deal_type, cities, neighbourhoods, rooms_min, rooms_max, "         \
-	"budget_min, budget_max, property_type, timeline, need_parking, "   \
-	"need_elevator, need_mamad, need_balcony, created_at, updated_at, " \
-	"assigned_user_id"
-
-#define READS_CUSTOMER_WHERE                                             \
-	"business_id = $1::bigint AND ($2::text IS NULL OR "             \
-	"strpos(search, " READS_FOLD(                                    \
-	    "$2::text") ") > 0) AND ($3::text IS NULL OR stage = "       \
-			"$3) AND ($4::text IS NULL OR source = $4) AND " \
-			"($5::text IS NULL OR "                          \
-			"pipeline = $5) AND ($10::bigint IS NULL OR "    \
-			"assigned_user_id = $10::bigint)"
+#define READS_CUSTOMER_WHERE                                                \
+	"business_id = $1::bigint AND ($2::text IS NULL OR "                \
+	"strpos(search, " READS_FOLD(                                       \
+	    "$2::text") ") > 0) AND ($3::text IS NULL OR stage = "          \
+			"$3) AND ($4::text IS NULL OR source = $4) AND "    \
+			"($5::text IS NULL OR "                             \
+			"pipeline = $5) AND ($10::bigint IS NULL OR "       \
+			"assigned_user_id = $10::bigint) AND ($11::bigint " \
+			"IS NULL OR assigned_user_id = $11::bigint)"
 
 #define READS_CALL_COLS                                                     \
 	"c.id, c.call_sid, c.customer_id, k.name AS customer_name, "        \
 	"c.direction, c.from_number, c.to_number, c.status, c.started_at, " \
 	"c.answered_at, c.ended_at, c.duration_s, c.recording_url, "        \
 	"c.fallback_used, c.summary, c.sentiment, c.lead_score"
+
+#define READS_AUDIT_COLS                                                   \
+	"a.id, a.at, a.user_id, u.name AS user_name, a.action, a.entity, " \
+	"a.entity_id, a.detail"
+
+#define READS_APPT_COLS                                                     \
+	"a.id, a.customer_id, a.call_sid, a.starts_at, a.requested_text, "  \
+	"a.address, a.notes, a.status, a.created_at, a.updated_at, k.name " \
+	"AS customer_name, k.phone AS customer_phone"
+
+/* An appointment's visibility: its business, and for a restricted agent
+ * ($N) only their customers'. */
+#define READS_APPT_FROM                                                      \
+	"FROM appointments a LEFT JOIN customers k ON k.id = a.customer_id " \
+	"WHERE a.business_id = $1::bigint AND ($2::bigint IS NULL OR "       \
+	"k.assigned_user_id = $2::bigint) AND ($5::text IS NULL OR "         \
+	"a.status = $5) AND ($6::bigint IS NULL OR a.customer_id = "         \
+	"$6::bigint)"
+
+#define READS_TASK_COLS                                                   \
+	"t.id, t.customer_id, t.call_sid, t.title, t.due_at, t.done, "    \
+	"t.suggested, t.assignee_id, t.created_at, t.updated_at, k.name " \
+	"AS customer_name, u.name AS assignee_name"
+
+/* $1 business, $2 restricted agent, $3 mine (the user), $4 overdue,
+ * $5 done, $6 customer, $7 assignee. */
+#define READS_TASK_WHERE                                                      \
+	"t.business_id = $1::bigint AND ($2::bigint IS NULL OR "              \
+	"t.assignee_id = $2::bigint OR k.assigned_user_id = $2::bigint) AND " \
+	"($3::bigint IS NULL OR t.assignee_id = $3::bigint) AND "             \
+	"($4::boolean IS NULL OR NOT $4::boolean OR (NOT t.done AND "         \
+	"t.due_at < now())) AND ($5::boolean IS NULL OR t.done = "            \
+	"$5::boolean) AND ($6::bigint IS NULL OR t.customer_id = "            \
+	"$6::bigint) AND ($7::bigint IS NULL OR t.assignee_id = $7::bigint)"
 
 #define READS_CALL_WHERE                                                      \
 	"c.business_id = $1::bigint AND ($2::text IS NULL OR strpos("         \
@@ -93,8 +121,11 @@ const struct db_stmt reads_stmts[] = {
     {"r_customers",
 	"SELECT json_build_object('total', (SELECT count(*) FROM customers "
 	"WHERE " READS_CUSTOMER_WHERE "), 'rows', coalesce((SELECT "
-	"json_agg(x) FROM (SELECT " READS_CUSTOMER_COLS " FROM customers "
-	"WHERE " READS_CUSTOMER_WHERE " ORDER BY "
+	"json_agg(x) FROM (SELECT " READS_CUSTOMER_COLS ", greatest("
+	"updated_at, (SELECT max(started_at) FROM calls l WHERE "
+	"l.customer_id = customers.id), (SELECT max(created_at) FROM notes n "
+	"WHERE n.customer_id = customers.id)) AS last_activity_at FROM "
+	"customers WHERE " READS_CUSTOMER_WHERE " ORDER BY "
 	"CASE WHEN $8 = 'name' AND $9 = 'asc' THEN name END ASC, "
 	"CASE WHEN $8 = 'name' AND $9 = 'desc' THEN name END DESC, "
 	"CASE WHEN $8 = 'lead_score' AND $9 = 'asc' THEN lead_score END ASC "
@@ -104,7 +135,7 @@ const struct db_stmt reads_stmts[] = {
 	"CASE WHEN $8 = 'created_at' AND $9 = 'desc' THEN created_at END "
 	"DESC, CASE WHEN $9 = 'asc' THEN updated_at END ASC, updated_at "
 	"DESC, id DESC LIMIT $6::integer OFFSET $7::integer) x), '[]'))",
-	10},
+	11},
     {"r_calls",
 	"SELECT json_build_object('total', (SELECT count(*) FROM calls c "
 	"LEFT JOIN customers k ON k.id = c.customer_id WHERE " READS_CALL_WHERE
@@ -137,7 +168,13 @@ const struct db_stmt reads_stmts[] = {
 	"t WHERE t.business_id = $1::bigint AND t.customer_id = k.id), '[]'), "
 	"'messages', coalesce((SELECT json_agg(g ORDER BY g.created_at) FROM "
 	"messages g WHERE g.business_id = $1::bigint AND g.customer_id = "
-	"k.id), '[]')) FROM (SELECT " READS_CUSTOMER_COLS " FROM customers "
+	"k.id), '[]'), "
+	"'activity', coalesce((SELECT json_agg(e ORDER BY e.at DESC, e.id "
+	"DESC) FROM (SELECT " READS_AUDIT_COLS " FROM audit_log a LEFT JOIN "
+	"users u ON u.id = a.user_id WHERE a.business_id = $1::bigint AND "
+	"((a.entity = 'customer' AND a.entity_id = k.id) OR "
+	"a.detail->>'customer_id' = k.id::text) ORDER BY a.at DESC LIMIT 200) "
+	"e), '[]')) FROM (SELECT " READS_CUSTOMER_COLS " FROM customers "
 	"WHERE business_id = $1::bigint AND (id::text = $2 OR phone = $2) "
 	"AND ($3::bigint IS NULL OR assigned_user_id = $3::bigint)) k",
 	3},
@@ -156,6 +193,59 @@ const struct db_stmt reads_stmts[] = {
 	"OR c.id::text = $2) AND ($3::bigint IS NULL OR k.assigned_user_id = "
 	"$3::bigint)) c",
 	3},
+    {"r_calls_live",
+	"SELECT json_build_object('rows', coalesce(json_agg(x ORDER BY "
+	"x.started_at), '[]')) FROM (SELECT c.call_sid, c.id, c.from_number, "
+	"c.to_number, c.customer_id, k.name AS customer_name, c.status, "
+	"c.started_at, NULL AS state, NULL AS last_heard FROM calls c LEFT "
+	"JOIN customers k ON k.id = c.customer_id WHERE c.business_id = "
+	"$1::bigint AND c.ended_at IS NULL AND c.status NOT IN ('completed', "
+	"'failed', 'busy', 'no-answer', 'canceled') AND c.started_at > now() - "
+	"interval '4 hours' AND ($2::bigint IS NULL OR k.assigned_user_id = "
+	"$2::bigint) LIMIT 500) x",
+	2},
+    {"r_appointments",
+	"WITH r AS (SELECT f, least(coalesce(merkazia_local_time($4), f + "
+	"interval '7 days'), f + interval '62 days') AS t FROM (SELECT "
+	"coalesce(merkazia_local_time($3), merkazia_week_start(now())) AS f) "
+	"x) SELECT json_build_object('from', (SELECT f FROM r), 'to', (SELECT "
+	"t FROM r), 'rows', coalesce((SELECT json_agg(y ORDER BY y.starts_at, "
+	"y.id) FROM (SELECT " READS_APPT_COLS " " READS_APPT_FROM " AND "
+	"a.starts_at >= (SELECT f FROM r) AND a.starts_at < (SELECT t FROM r) "
+	"LIMIT 1000) y), '[]'), 'unscheduled', coalesce((SELECT json_agg(z "
+	"ORDER BY z.created_at DESC) FROM (SELECT " READS_APPT_COLS
+	" " READS_APPT_FROM " AND a.starts_at IS NULL AND a.status IN "
+	"('requested', 'confirmed') ORDER BY a.created_at DESC LIMIT 100) z), "
+	"'[]'))",
+	6},
+    {"r_tasks",
+	"SELECT json_build_object('total', (SELECT count(*) FROM tasks t LEFT "
+	"JOIN customers k ON k.id = t.customer_id WHERE " READS_TASK_WHERE
+	"), 'rows', coalesce((SELECT json_agg(x) FROM (SELECT " READS_TASK_COLS
+	" FROM tasks t LEFT JOIN customers k ON k.id = t.customer_id LEFT "
+	"JOIN users u ON u.id = t.assignee_id WHERE " READS_TASK_WHERE
+	" ORDER BY CASE WHEN $10 = 'created_at' AND $11 = 'asc' THEN "
+	"t.created_at END ASC, CASE WHEN $10 = 'created_at' AND $11 = 'desc' "
+	"THEN t.created_at END DESC, CASE WHEN $11 = 'desc' THEN t.due_at END "
+	"DESC NULLS LAST, t.due_at ASC NULLS LAST, t.id DESC LIMIT "
+	"$8::integer OFFSET $9::integer) x), '[]'))",
+	11},
+    {"r_users",
+	"SELECT json_build_object('rows', coalesce(json_agg(x ORDER BY "
+	"x.name, x.id), '[]')) FROM (SELECT id, business_id, email, name, "
+	"role, active, created_at, last_login_at FROM users WHERE "
+	"business_id = $1::bigint) x",
+	1},
+    {"r_audit",
+	"SELECT json_build_object('total', (SELECT count(*) FROM audit_log a "
+	"WHERE a.business_id = $1::bigint AND ($2::text IS NULL OR (a.entity "
+	"= $2 AND a.entity_id = $3::bigint))), 'rows', coalesce((SELECT "
+	"json_agg(x) FROM (SELECT " READS_AUDIT_COLS " FROM audit_log a LEFT "
+	"JOIN users u ON u.id = a.user_id WHERE a.business_id = $1::bigint "
+	"AND ($2::text IS NULL OR (a.entity = $2 AND a.entity_id = "
+	"$3::bigint)) ORDER BY a.at DESC, a.id DESC LIMIT $4::integer OFFSET "
+	"$5::integer) x), '[]'))",
+	5},
     {"r_caller",
 	"SELECT u.role, u.business_id, b.agents_see FROM users u LEFT JOIN "
 	"businesses b ON b.id = u.business_id WHERE u.id = $1::bigint AND "
@@ -206,7 +296,7 @@ const struct db_stmt reads_stmts[] = {
 };
 
 /* Run a one-row, one-JSON-column statement and answer with it. */
-static void
+void
 reads_answer(struct crm *crm, const struct crm_req *q, const char *stmt, int n,
     const char *const *params, const char *what)
 {
@@ -369,6 +459,7 @@ reads_caller(struct crm *crm, const struct crm_req *q, json_t *payload,
 	role = db_res_get(r, 0, 0);
 	ubiz = db_res_get(r, 0, 1);
 	sees = db_res_get(r, 0, 2);
+	snprintf(c->role, sizeof(c->role), "%s", role != NULL ? role : "");
 	if (role == NULL) {
 		reads_forbid(crm, q, what, "no such user");
 	} else if (strcmp(role, "admin") == 0) {
@@ -387,6 +478,91 @@ reads_caller(struct crm *crm, const struct crm_req *q, json_t *payload,
 	return rc;
 }
 
+/* Return true when c may manage the business (an owner or an admin). */
+bool
+reads_is_manager(const struct reads_caller *c)
+{
+	return strcmp(c->role, "owner") == 0 || strcmp(c->role, "admin") == 0;
+}
+
+/* A boolean argument as parameter text ("true", "false"), else NULL. */
+static const char *
+reads_bool(json_t *args, const char *name)
+{
+	json_t *v = json_object_get(args, name);
+	const char *s = json_string_value(v);
+
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "true" : "false";
+	if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "1") == 0))
+		return "true";
+	if (s != NULL && (strcmp(s, "false") == 0 || strcmp(s, "0") == 0))
+		return "false";
+	return NULL;
+}
+
+/* An id argument in canonical form into buf, else NULL. */
+static const char *
+reads_id_arg(json_t *args, const char *name, char *buf, size_t len)
+{
+	return reads_id(json_object_get(args, name), buf, len) == 0 ? buf
+								    : NULL;
+}
+
+/* The reads added for the records pages (issue #13). Return false when
+ * what is none of them. */
+static bool
+reads_records(struct crm *crm, const struct crm_req *q, const char *what,
+    json_t *args, const struct reads_caller *c)
+{
+	static const char *const orders[] = {"asc", "desc", NULL};
+	static const char *const tsorts[] = {"due_at", "created_at", NULL};
+	char limit[32], offset[32], b1[32], b2[32], b3[32];
+
+	reads_page(args, limit, offset, sizeof(limit));
+	if (strcmp(what, "calls_live") == 0) {
+		const char *p[2] = {c->biz, c->assigned};
+
+		reads_answer(crm, q, "r_calls_live", 2, p, "calls");
+	} else if (strcmp(what, "appointments") == 0) {
+		const char *p[6] = {c->biz, c->assigned,
+		    reads_arg(args, "from", NULL, 0),
+		    reads_arg(args, "to", NULL, 0),
+		    reads_arg(args, "status", NULL, 0),
+		    reads_id_arg(args, "customer_id", b1, sizeof(b1))};
+
+		reads_answer(crm, q, "r_appointments", 6, p, "appointments");
+	} else if (strcmp(what, "tasks") == 0) {
+		const char *mine = reads_bool(args, "mine");
+		const char *p[11] = {c->biz, c->assigned,
+		    mine != NULL && strcmp(mine, "true") == 0 ? c->user : NULL,
+		    reads_bool(args, "overdue"), reads_bool(args, "done"),
+		    reads_id_arg(args, "customer_id", b1, sizeof(b1)),
+		    reads_id_arg(args, "assignee_id", b2, sizeof(b2)), limit,
+		    offset, reads_pick(args, "sort", tsorts, "due_at"),
+		    reads_pick(args, "order", orders, "asc")};
+
+		reads_answer(crm, q, "r_tasks", 11, p, "tasks");
+	} else if (strcmp(what, "users") == 0 || strcmp(what, "audit") == 0) {
+		const char *p[5] = {c->biz, reads_arg(args, "entity", NULL, 0),
+		    reads_id_arg(args, "id", b3, sizeof(b3)), limit, offset};
+
+		if (!reads_is_manager(c)) {
+			reads_forbid(crm, q, what, "owners and admins only");
+		} else if (strcmp(what, "users") == 0) {
+			reads_answer(crm, q, "r_users", 1, p, "users");
+		} else if ((p[1] == NULL) != (p[2] == NULL)) {
+			crm->cnt.refused++;
+			serve_error(q, "invalid", "entity and id go together");
+		} else {
+			reads_answer(crm, q, "r_audit", 5, p, "audit");
+		}
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* Handle STORE_QUERY: a read for a browser user, scoped to a business. */
 void
 reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
@@ -402,7 +578,7 @@ reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
 	const char *what = json_string_value(json_object_get(payload, "q"));
 	json_t *args = json_object_get(payload, "args");
 	struct reads_caller c;
-	char limit[32], offset[32], nb[32];
+	char limit[32], offset[32], nb[32], nb2[32];
 
 	(void)s;
 	if (reads_caller(crm, &q, payload, what, &c) < 0)
@@ -413,14 +589,15 @@ reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
 	}
 	reads_page(args, limit, offset, sizeof(limit));
 	if (what != NULL && strcmp(what, "customers") == 0) {
-		const char *p[10] = {c.biz, reads_arg(args, "search", NULL, 0),
+		const char *p[11] = {c.biz, reads_arg(args, "search", NULL, 0),
 		    reads_arg(args, "stage", NULL, 0),
 		    reads_arg(args, "source", NULL, 0),
 		    reads_arg(args, "pipeline", NULL, 0), limit, offset,
 		    reads_pick(args, "sort", csorts, "updated_at"),
-		    reads_pick(args, "order", orders, "desc"), c.assigned};
+		    reads_pick(args, "order", orders, "desc"), c.assigned,
+		    reads_id_arg(args, "assigned_user_id", nb2, sizeof(nb2))};
 
-		reads_answer(crm, &q, "r_customers", 10, p, "customers");
+		reads_answer(crm, &q, "r_customers", 11, p, "customers");
 	} else if (what != NULL && strcmp(what, "calls") == 0) {
 		const char *p[9] = {c.biz, reads_arg(args, "search", NULL, 0),
 		    reads_arg(args, "status", NULL, 0),
@@ -447,6 +624,9 @@ reads_query(struct nnsock *s, const struct msg *m, json_t *payload,
 		const char *p[1] = {c.biz};
 
 		reads_answer(crm, &q, "r_settings", 1, p, "business");
+	} else if (what != NULL && (reads_records(crm, &q, what, args, &c) ||
+				       edits_query(crm, &q, what, args, &c))) {
+		return;
 	} else {
 		crm->cnt.refused++;
 		log_warnx("unknown STORE_QUERY %s (job %llu)",

@@ -232,6 +232,7 @@ serve_db_up(struct db *db, void *arg)
 	(void)db;
 	if (migrate_run(crm) < 0 || db_prepare(crm->db, writes_stmts) < 0 ||
 	    db_prepare(crm->db, reads_stmts) < 0 ||
+	    db_prepare(crm->db, edits_stmts) < 0 ||
 	    db_prepare(crm->db, auth_stmts) < 0) {
 		/* Not an outage: this build and this database disagree. */
 		if (db_is_up(crm->db))

@@ -50,8 +50,23 @@
  * (immutable); everything else is no-cache. A file is read whole from
  * disk on the loop (the UI's files are small and in the page cache).
  *
+ * Edits (POST and PATCH of customers, notes, tasks, appointments,
+ * settings, users): the body is checked against a field table (types,
+ * enumerations, lengths; 400 names every bad field), phones are made
+ * E.164 (phone.c), and the edit goes to crm-store as a STORE_QUERY that
+ * names it (customer_update, ...; docs/decisions/0007), which checks the
+ * user and tenant again and answers 404 for another business's id and
+ * conflict (409) for a phone or email in use. The CSV import is parsed
+ * and checked here (csv.c, import.c) and decided by crm-store.
+ *
+ * Recordings: the call's recording_url (from crm-store, never shown to
+ * the browser) is fetched with the Twilio REST client, which sends the
+ * account's credentials only under TWILIO_API_BASE_URL; the audio is
+ * answered whole or by one Range (206), 404 when there is none.
+ *
  * Secrets: passwords, session tokens and the CSRF key never reach a log
- * line; a request body that held a password is wiped before it is freed.
+ * line; a request body that held a password is wiped before it is freed;
+ * a new user's one-time password is only in the answer.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -79,6 +94,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "msg.h"
+#include "twilio_rest.h"
 #include "xmalloc.h"
 
 #define API_COOKIE	     "merkazia_session"
@@ -176,14 +192,19 @@ struct api_req {
 	bool in_handler;
 	bool queued; /* on the API's pending list */
 	bool done;
-	bool secret_body; /* wipe the body before freeing it */
+	bool secret_body;	     /* wipe the body before freeing it */
+	bool created;		     /* an edit that creates: 201 */
+	bool dry_run;		     /* import: a preview */
+	json_t *report;		     /* import: the rows the gateway judged */
+	char *range;		     /* recording: the Range header */
+	struct twilio_rest_req *rec; /* recording: the fetch in flight */
 };
 
 TAILQ_HEAD(api_req_list, api_req);
 
 /* Statuses counted one by one in /metrics; others count as "other". */
-static const int api_statuses[] = {
-    200, 201, 204, 400, 401, 403, 404, 405, 409, 415, 429, 500, 501, 503};
+static const int api_statuses[] = {200, 201, 204, 206, 400, 401, 403, 404, 405,
+    409, 415, 416, 429, 500, 501, 503};
 
 #define API_NSTATUS (sizeof(api_statuses) / sizeof(api_statuses[0]))
 
@@ -231,7 +252,24 @@ static void api_customers(struct api_req *r);
 static void api_customer(struct api_req *r);
 static void api_settings(struct api_req *r);
 static void api_events(struct api_req *r);
-static void api_todo(struct api_req *r);
+static void api_calls_live(struct api_req *r);
+static void api_recording(struct api_req *r);
+static void api_customer_create(struct api_req *r);
+static void api_customer_update(struct api_req *r);
+static void api_note_create(struct api_req *r);
+static void api_customer_task(struct api_req *r);
+static void api_settings_update(struct api_req *r);
+static void api_appointments(struct api_req *r);
+static void api_appointment_create(struct api_req *r);
+static void api_appointment_update(struct api_req *r);
+static void api_tasks(struct api_req *r);
+static void api_task_create(struct api_req *r);
+static void api_task_update(struct api_req *r);
+static void api_import(struct api_req *r);
+static void api_users(struct api_req *r);
+static void api_user_create(struct api_req *r);
+static void api_user_update(struct api_req *r);
+static void api_audit(struct api_req *r);
 
 /* In match order: a literal segment before "*". */
 static const struct api_route api_routes[] = {
@@ -241,17 +279,33 @@ static const struct api_route api_routes[] = {
     {"POST", "/api/password", API_BODY, api_password},
     {"GET", "/api/businesses", API_ADMIN, api_businesses},
     {"GET", "/api/calls", API_TENANT, api_calls},
-    {"GET", "/api/calls/live", API_TENANT, api_todo},
+    {"GET", "/api/calls/live", API_TENANT, api_calls_live},
     {"GET", "/api/calls/*", API_TENANT, api_call},
-    {"GET", "/api/calls/*/recording", API_TENANT, api_todo},
+    {"GET", "/api/calls/*/recording", API_TENANT, api_recording},
     {"GET", "/api/customers", API_TENANT, api_customers},
-    {"POST", "/api/customers", API_TENANT | API_BODY, api_todo},
+    {"POST", "/api/customers", API_TENANT | API_BODY, api_customer_create},
     {"GET", "/api/customers/*", API_TENANT, api_customer},
-    {"PATCH", "/api/customers/*", API_TENANT | API_BODY, api_todo},
-    {"POST", "/api/customers/*/notes", API_TENANT | API_BODY, api_todo},
-    {"POST", "/api/customers/*/tasks", API_TENANT | API_BODY, api_todo},
+    {"PATCH", "/api/customers/*", API_TENANT | API_BODY, api_customer_update},
+    {"POST", "/api/customers/*/notes", API_TENANT | API_BODY, api_note_create},
+    {"POST", "/api/customers/*/tasks", API_TENANT | API_BODY,
+	api_customer_task},
     {"GET", "/api/settings", API_TENANT, api_settings},
-    {"PATCH", "/api/settings", API_TENANT | API_OWNER | API_BODY, api_todo},
+    {"PATCH", "/api/settings", API_TENANT | API_OWNER | API_BODY,
+	api_settings_update},
+    {"GET", "/api/appointments", API_TENANT, api_appointments},
+    {"POST", "/api/appointments", API_TENANT | API_BODY,
+	api_appointment_create},
+    {"PATCH", "/api/appointments/*", API_TENANT | API_BODY,
+	api_appointment_update},
+    {"GET", "/api/tasks", API_TENANT, api_tasks},
+    {"POST", "/api/tasks", API_TENANT | API_BODY, api_task_create},
+    {"PATCH", "/api/tasks/*", API_TENANT | API_BODY, api_task_update},
+    {"POST", "/api/import", API_TENANT | API_OWNER | API_BODY, api_import},
+    {"GET", "/api/users", API_TENANT | API_OWNER, api_users},
+    {"POST", "/api/users", API_TENANT | API_OWNER | API_BODY, api_user_create},
+    {"PATCH", "/api/users/*", API_TENANT | API_OWNER | API_BODY,
+	api_user_update},
+    {"GET", "/api/audit", API_TENANT | API_OWNER, api_audit},
     {"GET", "/api/events", API_EVENTS, api_events},
 };
 
@@ -637,6 +691,12 @@ api_req_free(struct api_req *r)
 	}
 	if (r->defer != NULL)
 		http_defer_abandon(r->defer);
+	/* The Twilio client is freed first at shutdown (and its requests
+	 * with it): cancel only while it lives. */
+	if (r->rec != NULL && r->g->rest != NULL)
+		twilio_rest_cancel(r->rec);
+	json_decref(r->report);
+	free(r->range);
 	if (r->resp == &r->own)
 		http_response_clean(&r->own);
 	free(r->path);
@@ -743,6 +803,16 @@ api_store_failed(struct api_req *r, unsigned int type, json_t *reply)
 		   strcmp(err, "forbidden") == 0) {
 		api_error(r, 403, "forbidden", "not allowed");
 	} else if (type == MSG_STORE_ERROR && err != NULL &&
+		   strcmp(err, "conflict") == 0) {
+		json_t *id = json_object_get(reply, "id");
+
+		api_json(r, 409,
+		    json_is_integer(id)
+			? json_pack("{s:s, s:s, s:O}", "error", "conflict",
+			      "message", "it exists already", "id", id)
+			: json_pack("{s:s, s:s}", "error", "conflict",
+			      "message", "it exists already"));
+	} else if (type == MSG_STORE_ERROR && err != NULL &&
 		   strcmp(err, "invalid") == 0) {
 		api_json(r, 400,
 		    json_pack("{s:s, s:s?}", "error", "invalid", "message",
@@ -824,7 +894,11 @@ api_permissions(enum api_role role)
 	    "customers.write", "settings.read");
 
 	if (role != API_ROLE_AGENT) {
+		json_array_append_new(p, json_string("customers.assign"));
 		json_array_append_new(p, json_string("customers.export"));
+		json_array_append_new(p, json_string("customers.import"));
+		json_array_append_new(p, json_string("users.manage"));
+		json_array_append_new(p, json_string("audit.read"));
 		json_array_append_new(p, json_string("settings.write"));
 	}
 	if (role == API_ROLE_ADMIN)
@@ -1092,6 +1166,8 @@ api_handle(struct gateway *g, struct http_conn *c,
 		r->ctype = xstrdup(v);
 	if ((v = http_request_header(req, "X-CSRF-Token")) != NULL)
 		r->csrf = xstrdup(v);
+	if ((v = http_request_header(req, "Range")) != NULL)
+		r->range = xstrdup(v);
 	api_client_ip(a, req, r->ip, sizeof(r->ip));
 	api_start(r, http_request_header(req, "Cookie"));
 	r->in_handler = false;
@@ -1448,7 +1524,7 @@ static void
 api_customers(struct api_req *r)
 {
 	static const char *const filters[] = {
-	    "stage", "source", "pipeline", NULL};
+	    "stage", "source", "pipeline", "assigned_user_id", NULL};
 	json_t *args = json_object();
 
 	if (api_list_args(r, args, filters) < 0) {
@@ -1529,12 +1605,899 @@ api_events(struct api_req *r)
 		api_req_free(r);
 }
 
-/* A route of docs/api.md the gateway does not implement yet. */
-static void
-api_todo(struct api_req *r)
+/* ---- edits (issues #12 and #13) --------------------------------------- */
+
+/* How a field of an edit's body is checked. */
+enum api_ftype {
+	API_F_TEXT,  /* a string of at most max characters, or null */
+	API_F_ENUM,  /* one of values, or null when nullable */
+	API_F_INT,   /* an integer from min to max, or null */
+	API_F_ID,    /* a positive integer, or null */
+	API_F_ROOMS, /* a number of rooms in halves, or null */
+	API_F_BOOL,  /* true, false or null */
+	API_F_LIST,  /* an array of strings, or null */
+	API_F_TIME,  /* ISO 8601 with an offset, or a date; or null */
+};
+
+struct api_field {
+	const char *name;
+	enum api_ftype type;
+	long long min;
+	long long max; /* API_F_TEXT: characters; API_F_INT: the value */
+	const char *const *values;
+	bool required;
+	bool not_null; /* null is refused (it cannot be cleared) */
+};
+
+static const char *const api_sources[] = {
+    "call", "whatsapp", "sms", "web", "referral", NULL};
+static const char *const api_pipelines[] = {
+    "buyer_renter", "seller_landlord", NULL};
+static const char *const api_deals[] = {"buy", "rent", "sell", "let", NULL};
+static const char *const api_appt_statuses[] = {
+    "requested", "confirmed", "done", "cancelled", NULL};
+static const char *const api_sees[] = {"assigned", "all", NULL};
+static const char *const api_roles[] = {"owner", "agent", NULL};
+
+/* A Customer's writable fields but phone (docs/api.md). */
+static const struct api_field api_customer_fields[] = {
+    {"name", API_F_TEXT, 0, 200, NULL, false, false},
+    {"source", API_F_ENUM, 0, 0, api_sources, false, true},
+    {"pipeline", API_F_ENUM, 0, 0, api_pipelines, false, true},
+    {"stage", API_F_ENUM, 0, 0, import_stages, false, true},
+    {"lead_score", API_F_INT, 0, 100, NULL, false, false},
+    {"sentiment", API_F_TEXT, 0, 32, NULL, false, false},
+    {"deal_type", API_F_ENUM, 0, 0, api_deals, false, false},
+    {"cities", API_F_LIST, 0, 0, NULL, false, false},
+    {"neighbourhoods", API_F_LIST, 0, 0, NULL, false, false},
+    {"rooms_min", API_F_ROOMS, 0, 0, NULL, false, false},
+    {"rooms_max", API_F_ROOMS, 0, 0, NULL, false, false},
+    {"budget_min", API_F_INT, 0, 1000000000000LL, NULL, false, false},
+    {"budget_max", API_F_INT, 0, 1000000000000LL, NULL, false, false},
+    {"property_type", API_F_TEXT, 0, 100, NULL, false, false},
+    {"timeline", API_F_TEXT, 0, 200, NULL, false, false},
+    {"need_parking", API_F_BOOL, 0, 0, NULL, false, false},
+    {"need_elevator", API_F_BOOL, 0, 0, NULL, false, false},
+    {"need_mamad", API_F_BOOL, 0, 0, NULL, false, false},
+    {"need_balcony", API_F_BOOL, 0, 0, NULL, false, false},
+    {"assigned_user_id", API_F_ID, 0, 0, NULL, false, false},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_note_fields[] = {
+    {"body", API_F_TEXT, 1, 10000, NULL, true, true},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_task_fields[] = {
+    {"title", API_F_TEXT, 1, 500, NULL, true, true},
+    {"due_at", API_F_TIME, 0, 0, NULL, false, false},
+    {"assignee_id", API_F_ID, 0, 0, NULL, false, false},
+    {"customer_id", API_F_ID, 0, 0, NULL, false, true},
+    {"call_id", API_F_ID, 0, 0, NULL, false, true},
+    {"call_sid", API_F_TEXT, 1, API_SID_MAX, NULL, false, true},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_task_patch[] = {
+    {"title", API_F_TEXT, 1, 500, NULL, false, true},
+    {"due_at", API_F_TIME, 0, 0, NULL, false, false},
+    {"done", API_F_BOOL, 0, 0, NULL, false, true},
+    {"assignee_id", API_F_ID, 0, 0, NULL, false, false},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_appt_fields[] = {
+    {"customer_id", API_F_ID, 0, 0, NULL, true, true},
+    {"starts_at", API_F_TIME, 0, 0, NULL, false, false},
+    {"requested_text", API_F_TEXT, 0, 500, NULL, false, false},
+    {"address", API_F_TEXT, 0, 500, NULL, false, false},
+    {"notes", API_F_TEXT, 0, 5000, NULL, false, false},
+    {"status", API_F_ENUM, 0, 0, api_appt_statuses, false, true},
+    {"call_id", API_F_ID, 0, 0, NULL, false, true},
+    {"call_sid", API_F_TEXT, 1, API_SID_MAX, NULL, false, true},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_appt_patch[] = {
+    {"status", API_F_ENUM, 0, 0, api_appt_statuses, false, true},
+    {"starts_at", API_F_TIME, 0, 0, NULL, false, false},
+    {"requested_text", API_F_TEXT, 0, 500, NULL, false, false},
+    {"address", API_F_TEXT, 0, 500, NULL, false, false},
+    {"notes", API_F_TEXT, 0, 5000, NULL, false, false},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_settings_fields[] = {
+    {"greeting", API_F_TEXT, 0, 500, NULL, false, true},
+    {"agent_instructions", API_F_TEXT, 0, 20000, NULL, false, true},
+    {"voice", API_F_TEXT, 1, 64, NULL, false, true},
+    {"agents_see", API_F_ENUM, 0, 0, api_sees, false, true},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_user_fields[] = {
+    {"email", API_F_TEXT, 3, API_EMAIL_MAX, NULL, true, true},
+    {"name", API_F_TEXT, 0, 200, NULL, false, true},
+    {"role", API_F_ENUM, 0, 0, api_roles, true, true},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+static const struct api_field api_user_patch[] = {
+    {"name", API_F_TEXT, 0, 200, NULL, false, true},
+    {"role", API_F_ENUM, 0, 0, api_roles, false, true},
+    {"active", API_F_BOOL, 0, 0, NULL, false, true},
+    {NULL, API_F_TEXT, 0, 0, NULL, false, false},
+};
+
+/* Return true when s is "YYYY-MM-DD", or a date, "T" or " ", a time and
+ * an offset ("Z", "+02:00", "-0500"); PostgreSQL checks the values. */
+static bool
+api_is_time(const char *s)
 {
-	api_error(r, 501, "not_implemented",
-	    "this route is not implemented by the gateway yet");
+	size_t n = strlen(s);
+
+	if (n < 10 || n > 40)
+		return false;
+	for (size_t i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-'
+				     : !isdigit((unsigned char)s[i]))
+			return false;
+	if (n == 10)
+		return true;
+	if ((s[10] != 'T' && s[10] != ' ') || n < 17)
+		return false;
+	if (s[n - 1] == 'Z')
+		return true;
+	for (size_t i = n; i > 11; i--)
+		if (s[i - 1] == '+' || s[i - 1] == '-')
+			return i - 1 > 15;
+	return false;
+}
+
+/* Check one value against f; return NULL, or why it is wrong. */
+static const char *
+api_field_check(const struct api_field *f, json_t *v)
+{
+	double d;
+
+	if (v == NULL) /* absent */
+		return NULL;
+	if (json_is_null(v))
+		return f->not_null ? "cannot be null" : NULL;
+	switch (f->type) {
+	case API_F_TEXT:
+		if (!json_is_string(v))
+			return "must be a string";
+		if ((long long)api_utf8_len(json_string_value(v)) < f->min ||
+		    (long long)api_utf8_len(json_string_value(v)) > f->max)
+			return "too short or too long";
+		return NULL;
+	case API_F_ENUM:
+		return json_is_string(v) &&
+			       import_is_one_of(json_string_value(v), f->values)
+			   ? NULL
+			   : "not a known value";
+	case API_F_INT:
+		return json_is_integer(v) && json_integer_value(v) >= f->min &&
+			       json_integer_value(v) <= f->max
+			   ? NULL
+			   : "not an integer in range";
+	case API_F_ID:
+		return json_is_integer(v) && json_integer_value(v) > 0
+			   ? NULL
+			   : "not an id";
+	case API_F_ROOMS:
+		if (!json_is_number(v))
+			return "not a number";
+		d = json_number_value(v) * 2;
+		return d >= 0 && d <= 198 && d == (double)(long)d
+			   ? NULL
+			   : "rooms in halves (3.5)";
+	case API_F_BOOL:
+		return json_is_boolean(v) ? NULL : "must be true or false";
+	case API_F_LIST: {
+		size_t i;
+		json_t *e;
+
+		if (!json_is_array(v) || json_array_size(v) > 50)
+			return "must be an array of strings";
+		json_array_foreach(v, i, e) {
+			if (!json_is_string(e) ||
+			    api_utf8_len(json_string_value(e)) > 100)
+				return "must be an array of strings";
+		}
+		return NULL;
+	}
+	case API_F_TIME:
+		return json_is_string(v) && api_is_time(json_string_value(v))
+			   ? NULL
+			   : "not a time with an offset or a date";
+	}
+	return "not valid";
+}
+
+/*
+ * Parse the request's body as a JSON object and check it against table;
+ * fields in extra (NULL-terminated names, may be NULL) are let through
+ * for the route to check. Return the object (the caller's), or NULL after
+ * answering 400.
+ */
+static json_t *
+api_body_checked(
+    struct api_req *r, const struct api_field *table, const char *const *extra)
+{
+	json_t *j = json_loadb(r->body != NULL ? r->body : "", r->body_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	json_t *bad = json_object(), *v;
+	const char *key;
+
+	if (!json_is_object(j)) {
+		json_decref(j);
+		json_decref(bad);
+		api_error(r, 400, "invalid", "the body must be a JSON object");
+		return NULL;
+	}
+	json_object_foreach(j, key, v) {
+		const struct api_field *f = table;
+		const char *why;
+
+		while (f->name != NULL && strcmp(f->name, key) != 0)
+			f++;
+		if (f->name == NULL) {
+			if (extra == NULL || !import_is_one_of(key, extra))
+				json_object_set_new(
+				    bad, key, json_string("unknown field"));
+			continue;
+		}
+		if ((why = api_field_check(f, v)) != NULL)
+			json_object_set_new(bad, key, json_string(why));
+	}
+	for (const struct api_field *f = table; f->name != NULL; f++)
+		if (f->required && json_object_get(j, f->name) == NULL)
+			json_object_set_new(
+			    bad, f->name, json_string("required"));
+	if (json_object_size(bad) > 0) {
+		json_decref(j);
+		api_json(r, 400,
+		    json_pack("{s:s, s:s, s:o}", "error", "invalid", "message",
+			"invalid request", "fields", bad));
+		return NULL;
+	}
+	json_decref(bad);
+	return j;
+}
+
+/* An edit answered: 201 or 200 with crm-store's answer. */
+static void
+api_on_edit(struct api_req *r, unsigned int type, json_t *reply)
+{
+	if (type != MSG_STORE_REPLY || !json_is_object(reply)) {
+		api_store_failed(r, type, reply);
+		return;
+	}
+	api_json(r, r->created ? 201 : 200, json_incref(reply));
+}
+
+/* Ask crm-store for edit q with data (stolen) and, when id > 0, the id. */
+static void
+api_edit(struct api_req *r, const char *q, long long id, json_t *data)
+{
+	json_t *args = json_pack("{s:o}", "data", data);
+
+	if (id > 0)
+		json_object_set_new(args, "id", json_integer(id));
+	api_query(r, q, args, api_on_edit);
+}
+
+/* The path's id (a positive integer), or 0 after answering 404. */
+static long long
+api_path_id(struct api_req *r)
+{
+	long long id;
+
+	if (!api_parse_id(r->param, LLONG_MAX / 10, &id)) {
+		api_error(r, 404, "not_found", "no such row");
+		return 0;
+	}
+	return id;
+}
+
+/* Customers: an agent may not assign; a phone is made E.164. */
+static void
+api_customer_create(struct api_req *r)
+{
+	static const char *const extra[] = {"phone", NULL};
+	json_t *j;
+	const char *phone;
+	char e164[PHONE_E164_MAX + 1];
+
+	if ((j = api_body_checked(r, api_customer_fields, extra)) == NULL)
+		return;
+	phone = json_string_value(json_object_get(j, "phone"));
+	if (phone == NULL ||
+	    phone_normalize(phone, strlen(phone), e164, sizeof(e164)) < 0) {
+		json_decref(j);
+		api_invalid(
+		    r, "phone", phone == NULL ? "required" : "not E.164");
+		return;
+	}
+	if (r->user.role == API_ROLE_AGENT &&
+	    json_object_get(j, "assigned_user_id") != NULL) {
+		json_decref(j);
+		api_error(
+		    r, 403, "forbidden", "agents do not assign customers");
+		return;
+	}
+	json_object_set_new(j, "phone", json_string(e164));
+	r->created = true;
+	api_edit(r, "customer_create", 0, j);
+}
+
+static void
+api_customer_update(struct api_req *r)
+{
+	long long id = api_path_id(r);
+	json_t *j;
+
+	if (id == 0 ||
+	    (j = api_body_checked(r, api_customer_fields, NULL)) == NULL)
+		return;
+	if (r->user.role == API_ROLE_AGENT &&
+	    json_object_get(j, "assigned_user_id") != NULL) {
+		json_decref(j);
+		api_error(
+		    r, 403, "forbidden", "agents do not assign customers");
+		return;
+	}
+	api_edit(r, "customer_update", id, j);
+}
+
+static void
+api_note_create(struct api_req *r)
+{
+	long long id = api_path_id(r);
+	json_t *j;
+
+	if (id == 0 || (j = api_body_checked(r, api_note_fields, NULL)) == NULL)
+		return;
+	r->created = true;
+	api_edit(r, "note_create", id, j);
+}
+
+static void
+api_customer_task(struct api_req *r)
+{
+	long long id = api_path_id(r);
+	json_t *j;
+
+	if (id == 0 || (j = api_body_checked(r, api_task_fields, NULL)) == NULL)
+		return;
+	json_object_set_new(j, "customer_id", json_integer(id));
+	r->created = true;
+	api_edit(r, "task_create", 0, j);
+}
+
+static void
+api_task_create(struct api_req *r)
+{
+	json_t *j = api_body_checked(r, api_task_fields, NULL);
+
+	if (j == NULL)
+		return;
+	r->created = true;
+	api_edit(r, "task_create", 0, j);
+}
+
+static void
+api_task_update(struct api_req *r)
+{
+	long long id = api_path_id(r);
+	json_t *j;
+
+	if (id == 0 || (j = api_body_checked(r, api_task_patch, NULL)) == NULL)
+		return;
+	api_edit(r, "task_update", id, j);
+}
+
+static void
+api_appointment_create(struct api_req *r)
+{
+	json_t *j = api_body_checked(r, api_appt_fields, NULL);
+
+	if (j == NULL)
+		return;
+	r->created = true;
+	api_edit(r, "appointment_create", 0, j);
+}
+
+static void
+api_appointment_update(struct api_req *r)
+{
+	long long id = api_path_id(r);
+	json_t *j;
+
+	if (id == 0 || (j = api_body_checked(r, api_appt_patch, NULL)) == NULL)
+		return;
+	api_edit(r, "appointment_update", id, j);
+}
+
+/* Return true when s is "HH:MM" (00:00 to 24:00). */
+static bool
+api_is_hhmm(const char *s)
+{
+	return s != NULL && strlen(s) == 5 && isdigit((unsigned char)s[0]) &&
+	       isdigit((unsigned char)s[1]) && s[2] == ':' &&
+	       isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) &&
+	       strcmp(s, "24:00") <= 0 && s[3] <= '5';
+}
+
+/* Return true when v is business hours: {"sun": [["09:00","19:00"]], …}. */
+static bool
+api_is_hours(json_t *v)
+{
+	static const char *const days[] = {
+	    "sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
+	const char *key;
+	json_t *day, *range;
+	size_t i;
+
+	if (!json_is_object(v))
+		return false;
+	json_object_foreach(v, key, day) {
+		if (!import_is_one_of(key, days) || !json_is_array(day) ||
+		    json_array_size(day) > 8)
+			return false;
+		json_array_foreach(day, i, range) {
+			const char *a =
+			    json_string_value(json_array_get(range, 0));
+			const char *b =
+			    json_string_value(json_array_get(range, 1));
+
+			if (json_array_size(range) != 2 || !api_is_hhmm(a) ||
+			    !api_is_hhmm(b) || strcmp(a, b) >= 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+static void
+api_settings_update(struct api_req *r)
+{
+	static const char *const extra[] = {
+	    "business_hours", "transfer_number", NULL};
+	json_t *j = api_body_checked(r, api_settings_fields, extra);
+	json_t *h, *t;
+	char e164[PHONE_E164_MAX + 1];
+
+	if (j == NULL)
+		return;
+	h = json_object_get(j, "business_hours");
+	t = json_object_get(j, "transfer_number");
+	if (h != NULL && !api_is_hours(h)) {
+		json_decref(j);
+		api_invalid(r, "business_hours",
+		    "{\"sun\": [[\"09:00\", \"19:00\"]], ...}");
+		return;
+	}
+	if (t != NULL && !json_is_null(t)) {
+		const char *s = json_string_value(t);
+
+		if (s == NULL ||
+		    phone_normalize(s, strlen(s), e164, sizeof(e164)) < 0) {
+			json_decref(j);
+			api_invalid(r, "transfer_number", "not E.164");
+			return;
+		}
+		json_object_set_new(j, "transfer_number", json_string(e164));
+	}
+	api_edit(r, "settings_update", 0, j);
+}
+
+static void
+api_user_create(struct api_req *r)
+{
+	json_t *j = api_body_checked(r, api_user_fields, NULL);
+	const char *email;
+
+	if (j == NULL)
+		return;
+	email = json_string_value(json_object_get(j, "email"));
+	if (strchr(email, '@') == NULL || strchr(email, ' ') != NULL) {
+		json_decref(j);
+		api_invalid(r, "email", "not an email address");
+		return;
+	}
+	r->created = true;
+	api_edit(r, "user_create", 0, j);
+}
+
+static void
+api_user_update(struct api_req *r)
+{
+	long long id = api_path_id(r);
+	json_t *j;
+
+	if (id == 0 || (j = api_body_checked(r, api_user_patch, NULL)) == NULL)
+		return;
+	if (id == r->user.id && (json_object_get(j, "role") != NULL ||
+				    json_object_get(j, "active") != NULL)) {
+		json_decref(j);
+		api_invalid(r,
+		    json_object_get(j, "role") != NULL ? "role" : "active",
+		    "you cannot change your own role or deactivate yourself");
+		return;
+	}
+	if (json_is_false(json_object_get(j, "active")))
+		api_cache_drop(r->api, NULL, id);
+	api_edit(r, "user_update", id, j);
+}
+
+/* ---- records' lists (issue #13) --------------------------------------- */
+
+/* Copy the query's filters (NULL-terminated names) into args. */
+static void
+api_filters(struct api_req *r, json_t *args, const char *const *names)
+{
+	for (; *names != NULL; names++) {
+		const char *s = form_get(&r->query, *names);
+
+		if (s != NULL && s[0] != '\0')
+			json_object_set_new(args, *names, json_string(s));
+	}
+}
+
+/* An answer passed through as it is. */
+static void
+api_on_answer(struct api_req *r, unsigned int type, json_t *reply)
+{
+	if (type != MSG_STORE_REPLY || !json_is_object(reply)) {
+		api_store_failed(r, type, reply);
+		return;
+	}
+	api_json(r, 200, json_incref(reply));
+}
+
+static void
+api_calls_live(struct api_req *r)
+{
+	api_query(r, "calls_live", NULL, api_on_answer);
+}
+
+static void
+api_appointments(struct api_req *r)
+{
+	static const char *const names[] = {"from", "to", NULL};
+	static const char *const filters[] = {"status", "customer_id", NULL};
+	json_t *args = json_object();
+
+	for (const char *const *n = names; *n != NULL; n++) {
+		const char *s = form_get(&r->query, *n);
+
+		if (s != NULL && s[0] != '\0' && !api_is_time(s)) {
+			json_decref(args);
+			api_invalid(r, *n, "a date (YYYY-MM-DD) or a time");
+			return;
+		}
+	}
+	api_filters(r, args, names);
+	api_filters(r, args, filters);
+	api_query(r, "appointments", args, api_on_answer);
+}
+
+static void
+api_tasks(struct api_req *r)
+{
+	static const char *const filters[] = {
+	    "mine", "overdue", "done", "customer_id", "assignee_id", NULL};
+	json_t *args = json_object();
+	const char *order = form_get(&r->query, "order");
+
+	if (api_list_args(r, args, filters) < 0) {
+		json_decref(args);
+		return;
+	}
+	if (order == NULL || order[0] == '\0')
+		json_object_set_new(args, "order", json_string("asc"));
+	api_query(r, "tasks", args, api_on_list);
+}
+
+static void
+api_users(struct api_req *r)
+{
+	api_query(r, "users", NULL, api_on_answer);
+}
+
+static void
+api_audit(struct api_req *r)
+{
+	static const char *const filters[] = {"entity", "id", NULL};
+	json_t *args = json_object();
+	const char *e = form_get(&r->query, "entity");
+	const char *id = form_get(&r->query, "id");
+	bool has_e = e != NULL && e[0] != '\0', has_id = id != NULL && id[0];
+	long long v;
+
+	if (has_e != has_id ||
+	    (has_id && !api_parse_id(id, LLONG_MAX / 10, &v))) {
+		json_decref(args);
+		api_invalid(r, "id", "entity and id go together");
+		return;
+	}
+	if (api_list_args(r, args, filters) < 0) {
+		json_decref(args);
+		return;
+	}
+	api_query(r, "audit", args, api_on_list);
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+static void
+api_on_import(struct api_req *r, unsigned int type, json_t *reply)
+{
+	if (type != MSG_STORE_REPLY ||
+	    !json_is_array(json_object_get(reply, "rows"))) {
+		api_store_failed(r, type, reply);
+		return;
+	}
+	api_json(r, 200,
+	    import_report(
+		r->report, json_object_get(reply, "rows"), r->dry_run));
+}
+
+static void
+api_import(struct api_req *r)
+{
+	static const char *const extra[] = {
+	    "csv", "mapping", "on_existing", "dry_run", "defaults", NULL};
+	static const char *const modes[] = {"skip", "update", NULL};
+	static const struct api_field none[] = {
+	    {NULL, API_F_TEXT, 0, 0, NULL, false, false}};
+	json_t *j = api_body_checked(r, none, extra);
+	json_t *def, *rows = NULL, *dry, *data;
+	const char *csv, *mode, *field = "csv";
+	struct csv c;
+	char why[160];
+	int rc;
+
+	if (j == NULL)
+		return;
+	csv = json_string_value(json_object_get(j, "csv"));
+	mode = json_string_value(json_object_get(j, "on_existing"));
+	def = json_object_get(j, "defaults");
+	dry = json_object_get(j, "dry_run");
+	if (csv == NULL) {
+		json_decref(j);
+		api_invalid(r, "csv", "required: the file's text");
+		return;
+	}
+	if ((mode != NULL && !import_is_one_of(mode, modes)) ||
+	    (json_object_get(j, "on_existing") != NULL && mode == NULL)) {
+		json_decref(j);
+		api_invalid(r, "on_existing", "skip or update");
+		return;
+	}
+	if (dry != NULL && !json_is_boolean(dry)) {
+		json_decref(j);
+		api_invalid(r, "dry_run", "true or false");
+		return;
+	}
+	if (json_is_object(def)) { /* "" is "no default" (a blank select) */
+		const char *const keys[] = {"source", "pipeline", "stage"};
+
+		for (size_t i = 0; i < 3; i++) {
+			const char *v =
+			    json_string_value(json_object_get(def, keys[i]));
+
+			if (v != NULL && v[0] == '\0')
+				(void)json_object_del(def, keys[i]);
+		}
+	}
+	if (def != NULL && (!json_is_object(def) ||
+			       api_field_check(&api_customer_fields[1],
+				   json_object_get(def, "source")) != NULL ||
+			       api_field_check(&api_customer_fields[2],
+				   json_object_get(def, "pipeline")) != NULL ||
+			       api_field_check(&api_customer_fields[3],
+				   json_object_get(def, "stage")) != NULL)) {
+		json_decref(j);
+		api_invalid(r, "defaults", "source, pipeline and stage values");
+		return;
+	}
+	rc = csv_parse(csv, json_string_length(json_object_get(j, "csv")),
+	    csv_sniff(csv, strlen(csv)), IMPORT_ROWS_MAX + 1, &c, why,
+	    sizeof(why));
+	if (rc == 0)
+		rc = import_prepare(&c, json_object_get(j, "mapping"), &rows,
+		    &r->report, &field, why, sizeof(why));
+	csv_free(&c);
+	if (rc < 0) {
+		json_decref(rows);
+		json_decref(j);
+		api_invalid(r, field, why);
+		return;
+	}
+	r->dry_run = !json_is_false(dry);
+	data = json_pack("{s:o, s:s, s:b, s:o}", "rows", rows, "on_existing",
+	    mode != NULL ? mode : "skip", "dry_run", r->dry_run, "defaults",
+	    def != NULL ? json_incref(def) : json_object());
+	json_decref(j);
+	{
+		char *text = json_dumps(data, JSON_COMPACT);
+		size_t n = text != NULL ? strlen(text) : 0;
+
+		free(text);
+		if (n == 0 || n > IMPORT_JSON_MAX) {
+			json_decref(data);
+			api_invalid(r, "csv", "too large: split the file");
+			return;
+		}
+	}
+	if (!r->dry_run)
+		log_info(
+		    "api: user %lld imports %zu lead(s) into business %lld",
+		    r->user.id, json_array_size(json_object_get(data, "rows")),
+		    r->business_id);
+	api_query(r, "import", json_pack("{s:o}", "data", data), api_on_import);
+}
+
+/* ---- recordings ------------------------------------------------------- */
+
+/*
+ * Parse a Range header "bytes=a-b", "bytes=a-" or "bytes=-n" against a
+ * body of len bytes into [*start, *end). Return 1 (a range), 0 (none or
+ * not one we serve: send it whole), -1 (cannot be satisfied: 416).
+ */
+static int
+api_range(const char *h, size_t len, size_t *start, size_t *end)
+{
+	unsigned long long a = 0, b = 0;
+	char *p;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoull(h + 1, &p, 10);
+		if (p == h + 1 || *p != '\0' || b == 0)
+			return len == 0 ? -1 : 0;
+		*start = b >= len ? 0 : len - (size_t)b;
+		*end = len;
+		return len == 0 ? -1 : 1;
+	}
+	a = strtoull(h, &p, 10);
+	if (p == h || *p != '-')
+		return 0;
+	if (p[1] == '\0') {
+		b = len > 0 ? len - 1 : 0;
+	} else {
+		char *q;
+
+		b = strtoull(p + 1, &q, 10);
+		if (*q != '\0' || b < a)
+			return 0;
+	}
+	if (a >= len)
+		return -1;
+	*start = (size_t)a;
+	*end = b >= len ? len : (size_t)b + 1;
+	return 1;
+}
+
+static void
+api_on_recording(struct twilio_rest_req *req,
+    const struct twilio_rest_result *res, void *arg)
+{
+	struct api_req *r = arg;
+	struct http_response *resp = r->resp;
+	size_t len = 0, start = 0, end = 0;
+	char *body;
+	int rc;
+
+	r->rec = NULL;
+	if (res->outcome == TWILIO_REST_GONE ||
+	    res->outcome == TWILIO_REST_INVALID) {
+		api_error(r, 404, "not_found", "no recording");
+		return;
+	}
+	if (res->outcome != TWILIO_REST_OK) {
+		log_warnx("api: recording of %s not fetched: %s (%ld)",
+		    r->param, twilio_rest_outcome_name(res->outcome),
+		    res->http_status);
+		api_unavailable(r, "Twilio cannot give the recording now");
+		return;
+	}
+	body = twilio_rest_take_body(req, &len);
+	rc = api_range(r->range, len, &start, &end);
+	if (rc < 0) {
+		char cr[64];
+
+		free(body);
+		snprintf(cr, sizeof(cr), "bytes */%zu", len);
+		(void)http_response_add_header(resp, "Content-Range", cr);
+		api_error(r, 416, "range", "the range cannot be satisfied");
+		return;
+	}
+	if (rc == 0) {
+		start = 0;
+		end = len;
+	}
+	http_response_set(resp, rc > 0 ? 206 : 200,
+	    res->content_type != NULL &&
+		    strncmp(res->content_type, "audio/", 6) == 0
+		? res->content_type
+		: "audio/wav",
+	    NULL);
+	if (body != NULL && end > start)
+		evbuffer_add(resp->body, body + start, end - start);
+	free(body);
+	if (rc > 0) {
+		char cr[96];
+
+		snprintf(
+		    cr, sizeof(cr), "bytes %zu-%zu/%zu", start, end - 1, len);
+		(void)http_response_add_header(resp, "Content-Range", cr);
+	}
+	(void)http_response_add_header(resp, "Accept-Ranges", "bytes");
+	(void)http_response_add_header(resp, "Cache-Control", "no-store");
+	(void)http_response_add_header(
+	    resp, "X-Content-Type-Options", "nosniff");
+	api_done(r);
+}
+
+/* The call's row answered: fetch its recording from Twilio. */
+static void
+api_on_recording_call(struct api_req *r, unsigned int type, json_t *reply)
+{
+	json_t *call = json_object_get(reply, "call");
+	const char *url =
+	    json_string_value(json_object_get(call, "recording_url"));
+	const char *sid = json_string_value(json_object_get(call, "call_sid"));
+	const char *re;
+	char rsid[40] = "";
+
+	if (type != MSG_STORE_REPLY || !json_is_object(call)) {
+		api_store_failed(r, type, reply);
+		return;
+	}
+	if (url == NULL || url[0] == '\0') {
+		api_error(r, 404, "not_found", "the call has no recording");
+		return;
+	}
+	if (r->g->rest == NULL) {
+		api_unavailable(r, "no Twilio client");
+		return;
+	}
+	/* The RecordingSid, should the URL not be under the base URL. */
+	if ((re = strstr(url, "/Recordings/RE")) != NULL)
+		snprintf(rsid, sizeof(rsid), "%.34s", re + 12);
+	r->rec = twilio_rest_recording_fetch(r->g->rest, url,
+	    rsid[0] != '\0' ? rsid : NULL, sid, r->api->budget_ms * 4,
+	    api_on_recording, r);
+}
+
+static void
+api_recording(struct api_req *r)
+{
+	long long id;
+	size_t len = strlen(r->param);
+
+	if (api_parse_id(r->param, LLONG_MAX / 10, &id)) {
+		api_query(r, "call", json_pack("{s:I}", "id", (json_int_t)id),
+		    api_on_recording_call);
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)r->param[i]))
+			len = 0;
+	if (len == 0 || len > API_SID_MAX) {
+		api_error(r, 404, "not_found", "no such call");
+		return;
+	}
+	api_query(r, "call", json_pack("{s:s}", "call_sid", r->param),
+	    api_on_recording_call);
 }
 
 /* ---- static UI -------------------------------------------------------- */

@@ -717,7 +717,8 @@ test_queries_are_scoped(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				json_object_get(j, "business"), "name")),
 	    "שי דירות");
-	assert_int_equal(json_array_size(json_object_get(j, "permissions")), 6);
+	assert_int_equal(
+	    json_array_size(json_object_get(j, "permissions")), 10);
 	json_decref(j);
 	resp_free(&r);
 	/* an admin names the business, or gets 400 */

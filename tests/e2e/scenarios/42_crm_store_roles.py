@@ -95,7 +95,7 @@ def scenario(env):
     env.start()
     names = [r[0] for r in env.sql(
         "SELECT name FROM schema_migrations ORDER BY version")]
-    check(names == ["0001_init.sql", "0002_agent_visibility.sql"],
+    check(names[:2] == ["0001_init.sql", "0002_agent_visibility.sql"],
           "migrations %r" % names)
     check(env.sql("SELECT agents_see FROM businesses WHERE id = 1") ==
           [["assigned"]], "agents_see does not default to 'assigned'")
