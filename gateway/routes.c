@@ -85,12 +85,12 @@ static void routes_voice(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
 static void routes_voice_status(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
-static void routes_no_content(struct gateway *, const struct http_request *,
-    const struct form *, struct http_response *);
 static void routes_stream_status(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
 static void routes_recording(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
+static void routes_recording_status(struct gateway *,
+    const struct http_request *, const struct form *, struct http_response *);
 static void routes_empty_twiml(struct gateway *, const struct http_request *,
     const struct form *, struct http_response *);
 
@@ -103,7 +103,8 @@ static const struct routes_route routes_table[] = {
     {"POST", "/twilio/voice/status", ROUTES_TWILIO, routes_voice_status},
     {"POST", "/twilio/stream-status", ROUTES_TWILIO, routes_stream_status},
     {"POST", "/twilio/recording", ROUTES_TWILIO, routes_recording},
-    {"POST", "/twilio/recording-status", ROUTES_TWILIO, routes_no_content},
+    {"POST", "/twilio/recording-status", ROUTES_TWILIO,
+	routes_recording_status},
     {"POST", "/twilio/sms", ROUTES_TWILIO, routes_empty_twiml},
     {"POST", "/twilio/whatsapp", ROUTES_TWILIO, routes_empty_twiml},
     /* Both spellings answer: a redirect would fail the stream (31920). */
@@ -212,6 +213,7 @@ routes_cleanup(struct gateway *g)
 	}
 	X_FREE(g->biz);
 	g->nbiz = 0;
+	recording_cleanup(g); /* after the REST client and jobs are freed */
 }
 
 /* Map a called number to a business (replacing an earlier mapping). */
@@ -550,6 +552,7 @@ routes_voice(struct gateway *g, const struct http_request *req,
 	log_call(LOG_LEVEL_INFO, &ctx, "incoming call to %s for business %s",
 	    to ? to : "(none)", biz);
 	routes_publish(g, "webhook", sid, biz, from, to);
+	recording_note_call(g, sid, biz, from);
 	crm_call_answered(g, sid, biz, from, to, form_get(form, "CallStatus"));
 }
 
@@ -618,16 +621,6 @@ routes_stream_status(struct gateway *g, const struct http_request *req,
 }
 
 static void
-routes_no_content(struct gateway *g, const struct http_request *req,
-    const struct form *form, struct http_response *resp)
-{
-	(void)g;
-	(void)req;
-	(void)form;
-	resp->status = 204;
-}
-
-static void
 routes_recording(struct gateway *g, const struct http_request *req,
     const struct form *form, struct http_response *resp)
 {
@@ -638,6 +631,16 @@ routes_recording(struct gateway *g, const struct http_request *req,
 	(void)req;
 	log_call(LOG_LEVEL_INFO, &ctx, "recording finished; saying goodbye");
 	routes_say_hangup(resp, ROUTES_SAY_GOODBYE);
+}
+
+/* The Record fallback's recording is ready: recording.c takes it over. */
+static void
+routes_recording_status(struct gateway *g, const struct http_request *req,
+    const struct form *form, struct http_response *resp)
+{
+	(void)req;
+	resp->status = 204;
+	recording_status(g, form);
 }
 
 static void

@@ -166,3 +166,52 @@ def check_record_update(req, call_sid, twilio):
           PUBLIC_URL in twiml,
           "the Record URLs are not the absolute public ones: %s" % twiml)
     check("maxLength=" in twiml, "no maxLength on <Record>: %s" % twiml)
+
+
+# ----- the recording path (90_watchdog_recording) ----------------------------
+
+def twilio_signature(token, url, params):
+    """X-Twilio-Signature of a form POST: base64 HMAC-SHA1 over the URL
+    and every parameter name and value, sorted by name."""
+    import base64
+    import hashlib
+    import hmac
+    data = url + "".join(k + params[k] for k in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode("utf-8"),
+                                     hashlib.sha1).digest()).decode()
+
+
+def gateway_http(stack):
+    """(listen address, effective public URL) from the gateway's log."""
+    line = e2e.wait_for(
+        lambda: next((ln for ln in stack.log("gateway")
+                      if ln.get("listen") and ln.get("public_url")), None),
+        T(10), "the gateway's listening line")
+    return line["listen"], line["public_url"].rstrip("/")
+
+
+def post_twilio(stack, path, params):
+    """POST a signed Twilio webhook to the gateway; return the status."""
+    import urllib.parse
+    listen, public = gateway_http(stack)
+    sig = twilio_signature(stack.settings["TWILIO_AUTH_TOKEN"],
+                           public + path, params)
+    code, _, _ = standins.http(
+        "POST", "http://%s%s" % (listen, path),
+        urllib.parse.urlencode(params).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded",
+         "X-Twilio-Signature": sig})
+    return code
+
+
+def recording_status_form(twilio, call_sid, rec, url=None):
+    """The form Twilio posts to recordingStatusCallback for rec (an answer
+    of fake-twilio's POST /_standin/recordings)."""
+    return {"AccountSid": twilio.account, "CallSid": call_sid,
+            "RecordingSid": rec["sid"],
+            "RecordingUrl": url if url is not None else rec["url"],
+            "RecordingStatus": "completed",
+            "RecordingDuration": str(rec["duration"]),
+            "RecordingChannels": "1", "RecordingSource": "RecordVerb",
+            "RecordingStartTime": "Wed, 25 Nov 2026 02:00:00 +0000",
+            "RecordingTrack": "both"}
