@@ -19,12 +19,26 @@
  * empty makes no turn and no LLM job. An STT failure, an LLM failure with
  * nothing said, or a job that runs out of budget plays the apology phrase
  * and the call goes on. A caller turn transcribed while the agent still
- * answers the previous one waits until that reply is played (barge-in is
- * a later step). LLM_ACTION end_call (or transfer_to_human, until
- * transfers exist) plays the goodbye (transfer notice) after the reply,
+ * answers the previous one waits until that reply is played or cut.
+ *
+ * Barge-in (bargein.c decides, after every inbound frame): speech over
+ * the agent pauses the playout; enough of it clears (call_clear: `clear`,
+ * the queue dropped, a new generation), cancels the old generation's jobs
+ * and cuts the agent's turn, whose row says interrupted and holds only
+ * what the marks proved heard; a backchannel resumes the playout and its
+ * utterance is not transcribed. When no reply audio is queued
+ * filler_after_ms after the caller's turn, the filler phrase plays.
+ *
+ * LLM_ACTION end_call plays the goodbye after the reply,
  * publishes "handoff" (the watchdog stops watching) and closes the stream
- * when its mark comes back; book_viewing handed to the gateway (the
- * worker had no store client) is written as an appointment.
+ * when its mark comes back (Twilio's TwiML ends there: the call ends).
+ * transfer_to_human plays the transfer notice and, when its mark comes
+ * back, handoff.c publishes "handoff" and asks Twilio to <Dial> the
+ * business's transfer number; a failed transfer plays the apology and the
+ * call goes on. book_viewing handed to the gateway (the worker had no
+ * store client) is written as an appointment. A known caller (a customer
+ * with a name) hears a personal sentence after the greeting when its
+ * speech is ready in time (greeting.c).
  *
  * When the stream ends: JOB_CANCEL for the call's jobs, the call's status
  * "completed" with its duration, and an ANALYSIS_JOB (one generation
@@ -99,6 +113,8 @@ struct conv_turn {
 	int64_t first_frame_at_ms; /* monotonic, for the row's start_ms */
 	bool llm_done;
 	bool failed;
+	bool interrupted; /* cut by a barge-in: nothing more plays */
+	bool filler;	  /* the filler played for it */
 	bool end_call;
 	bool transfer;
 	char *generated;
@@ -112,6 +128,9 @@ struct conversation {
 	int64_t last_loud_ms;
 	int64_t speech_start_ms; /* VAD_SPEECH_START, less min_speech_ms */
 	int min_speech_ms;
+	/* the caller over the agent (bargein.c); the filler's timer */
+	struct bargein bi;
+	struct event *filler_ev;
 	long utts;  /* utterances sent to STT */
 	long turns; /* caller turns taken */
 	long seq;   /* turn rows written */
@@ -124,6 +143,9 @@ struct conversation {
 	bool ending; /* goodbye queued; hang up after its mark */
 	size_t bye_item;
 	bool ended;
+	bool transferring;	   /* transfer notice queued (handoff.c) */
+	struct handoff *handoff;   /* the last transfer_to_human, or NULL */
+	struct greeting *greeting; /* the known caller's (greeting.c) */
 };
 
 /* A crm-store query in flight for a call (found again by stream SID). */
@@ -135,6 +157,9 @@ struct conversation_ask {
 
 static const struct jobs_owner_ops conv_job_ops;
 static void conv_take_turn(struct conversation *cv, struct conv_utt *u);
+static void conv_bargein(struct conversation *cv, int64_t now);
+static void conv_filler_arm(struct conversation *cv, struct conv_turn *t);
+static void conv_on_filler(evutil_socket_t fd, short what, void *arg);
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -268,6 +293,7 @@ conv_on_customer(unsigned int type, json_t *reply, void *arg)
 	}
 	json_decref(cv->customer);
 	cv->customer = out;
+	greeting_on_customer(cv->greeting, name);
 	{
 		struct log_ctx ctx = conv_ctx(cv);
 
@@ -327,6 +353,7 @@ conversation_new(struct call *call)
 	cv->call = call;
 	cv->g = call_gateway(call);
 	cv->heard = json_array();
+	cv->greeting = greeting_new(call);
 	return cv;
 }
 
@@ -338,6 +365,10 @@ conversation_free(struct conversation *cv)
 		return;
 	if (cv->g->jobtab != NULL)
 		jobs_forget_owner(cv->g->jobtab, cv);
+	handoff_free(cv->handoff);
+	greeting_free(cv->greeting);
+	if (cv->filler_ev != NULL)
+		event_free(cv->filler_ev);
 	vad_free(cv->vad);
 	conv_turn_free(cv->cur);
 	conv_utt_clean(&cv->pending);
@@ -357,6 +388,9 @@ conversation_start(struct conversation *cv)
 	vad_params_default(&p);
 	cv->vad = vad_new(&p);
 	cv->min_speech_ms = p.min_speech_ms;
+	bargein_init(&cv->bi, (int)cv->g->conv_cfg.bargein_min_ms);
+	if (cv->g->d != NULL && cv->g->d->base != NULL)
+		cv->filler_ev = evtimer_new(cv->g->d->base, conv_on_filler, cv);
 	cv->started_ms = call_started_ms(cv->call);
 	conv_ask_customer(cv);
 }
@@ -396,6 +430,15 @@ conv_utterance(struct conversation *cv, int64_t now)
 
 	if (audio == NULL || len == 0)
 		return;
+	if (bargein_is_backchannel(
+		&cv->bi, playout_is_playing(call_playout(cv->call)))) {
+		log_call(LOG_LEVEL_INFO, &ctx,
+		    "utterance over the agent was a backchannel (%zu bytes): "
+		    "the agent went on; no turn",
+		    len);
+		cv->speech_start_ms = 0;
+		return;
+	}
 	cv->utts++;
 	u = &cv->ring[cv->utts % CONV_UTT_RING];
 	conv_utt_clean(u);
@@ -432,9 +475,17 @@ conversation_media(struct conversation *cv, const uint8_t *mulaw, size_t len)
 	enum vad_event ev;
 	int guard = 0;
 
-	if (cv->vad == NULL || cv->ended || cv->ending)
+	if (cv->vad == NULL || cv->ended)
 		return;
 	now = clock_mono_ms();
+	if (cv->ending) {
+		/* A pause for a burst must not hold the goodbye back. */
+		if (playout_is_paused(call_playout(cv->call))) {
+			playout_pause(call_playout_mut(cv->call), false, now);
+			call_kick(cv->call);
+		}
+		return;
+	}
 	if (conv_is_loud(mulaw, len))
 		cv->last_loud_ms = now;
 	ev = vad_feed(cv->vad, mulaw, len);
@@ -446,6 +497,7 @@ conversation_media(struct conversation *cv, const uint8_t *mulaw, size_t len)
 			conv_utterance(cv, now);
 		ev = vad_feed(cv->vad, NULL, 0);
 	}
+	conv_bargein(cv, now);
 }
 
 /* The first caller turn: the greeting, if heard, opens the context. */
@@ -466,6 +518,10 @@ conv_note_greeting(struct conversation *cv)
 	if (ph != NULL && ph->text != NULL && ph->text[0] != '\0')
 		json_array_append_new(cv->heard,
 		    json_pack("{s:s, s:s}", "role", "agent", "text", ph->text));
+	if (greeting_heard_text(cv->greeting) != NULL)
+		json_array_append_new(
+		    cv->heard, json_pack("{s:s, s:s}", "role", "agent", "text",
+				   greeting_heard_text(cv->greeting)));
 }
 
 /* Start ending the call: goodbye (or transfer notice), then hang up. */
@@ -487,6 +543,52 @@ conv_end_call(struct conversation *cv, enum phrase_kind k, const char *why)
 		return;
 	}
 	cv->bye_item = (size_t)item;
+}
+
+/* transfer_to_human: the notice, then Twilio dials a person (handoff.c). */
+static void
+conv_transfer(struct conversation *cv)
+{
+	struct log_ctx ctx = conv_ctx(cv);
+
+	if (cv->ended)
+		return;
+	cv->ending = true; /* no new turn while the transfer is under way */
+	cv->transferring = true;
+	log_call(LOG_LEVEL_INFO, &ctx,
+	    "transferring the call (transfer_to_human): transfer notice, then "
+	    "Twilio dials the business's transfer number");
+	handoff_free(cv->handoff);
+	cv->handoff = NULL;
+	cv->handoff = handoff_transfer(cv->call);
+}
+
+/*
+ * The transfer did not happen (no transfer number, Twilio refused or did
+ * not answer): apologise and go on with the agent (docs/conversation.md).
+ */
+void
+conversation_transfer_failed(struct conversation *cv, const char *why)
+{
+	struct log_ctx ctx = conv_ctx(cv);
+
+	if (cv->ended || !cv->transferring)
+		return;
+	log_call(LOG_LEVEL_WARN, &ctx,
+	    "transfer failed (%s): the apology plays and the call goes on "
+	    "with the agent",
+	    why);
+	cv->transferring = false;
+	cv->ending = false;
+	(void)conv_play(cv, PHRASE_APOLOGY);
+}
+
+/* Return true while nothing but the greeting happened (greeting.c). */
+bool
+conversation_is_greeting_time(const struct conversation *cv)
+{
+	return !cv->ending && !cv->ended && cv->turns == 0 && cv->cur == NULL &&
+	       (cv->vad == NULL || !vad_in_speech(cv->vad));
 }
 
 /* The STT result of utterance u arrived. */
@@ -614,6 +716,7 @@ conv_take_turn(struct conversation *cv, struct conv_utt *u)
 	    &conv_job_ops, cv, CONV_TAG(t->turn, 0, CONV_LLM));
 	json_decref(p);
 	log_call(LOG_LEVEL_INFO, &ctx, "caller said: %s", t->utt.text);
+	conv_filler_arm(cv, t);
 }
 
 /* ---- the agent -------------------------------------------------------- */
@@ -643,7 +746,8 @@ conv_turn_over(struct conversation *cv)
 	    (json_int_t)conv_rel(
 		cv, t->first_frame_at_ms > 0 ? t->first_frame_at_ms : now),
 	    "end_ms", (json_int_t)conv_rel(cv, now), "interrupted",
-	    reply_is_interrupted(t->reply, po), "latency", lat);
+	    t->interrupted || reply_is_interrupted(t->reply, po), "latency",
+	    lat);
 	conv_write_turn(cv, d);
 	json_decref(d);
 	if (heard[0] != '\0')
@@ -664,10 +768,13 @@ conv_turn_over(struct conversation *cv)
 	free(heard);
 	free(gen);
 	cv->cur = NULL;
-	if (t->end_call || t->transfer) {
-		conv_end_call(cv,
-		    t->transfer ? PHRASE_TRANSFER : PHRASE_GOODBYE,
-		    t->transfer ? "transfer_to_human" : "end_call");
+	if (t->transfer && !cv->ending) {
+		conv_turn_free(t);
+		conv_transfer(cv);
+		return;
+	}
+	if (t->end_call) {
+		conv_end_call(cv, PHRASE_GOODBYE, "end_call");
 		conv_turn_free(t);
 		return;
 	}
@@ -795,8 +902,8 @@ conv_on_result(void *owner, long tag, const struct msg *m, json_t *payload)
 		conv_on_stt(cv, turn, m, payload);
 		return;
 	}
-	if (t == NULL || t->turn != turn)
-		return; /* a result of a turn already over */
+	if (t == NULL || t->turn != turn || t->interrupted)
+		return; /* a result of a turn already over, or cut */
 	switch (m->type) {
 	case MSG_LLM_SENTENCE:
 		conv_on_sentence(cv, t, payload);
@@ -889,6 +996,127 @@ conv_on_expired(void *owner, long tag, int stage)
 static const struct jobs_owner_ops conv_job_ops = {
     conv_on_result, conv_on_expired};
 
+/* ---- barge-in and the filler ------------------------------------------ */
+
+/*
+ * The caller barged in: clear what plays (call_clear: `clear`, the queue
+ * dropped, a new generation), cancel the old generation's jobs (their
+ * results are dropped), and cut the agent's turn: nothing more of it is
+ * queued, and its row (interrupted, heard = what the marks proved) is
+ * written once the marks of what was sent are back.
+ */
+static void
+conv_barge_in(struct conversation *cv, int64_t now)
+{
+	struct conv_turn *t = cv->cur;
+	struct log_ctx ctx = conv_ctx(cv);
+	uint32_t old = call_generation(cv->call);
+	const char *sid = call_sid(cv->call);
+
+	log_call(LOG_LEVEL_INFO, &ctx,
+	    "barge-in: the caller spoke %d ms over the agent; clear, "
+	    "generation %u -> %u",
+	    vad_speech_ms(cv->vad), old, old + 1);
+	(void)call_clear(cv->call);
+	if (cv->g->jobtab != NULL && sid != NULL)
+		(void)jobs_cancel(cv->g->jobtab, sid, old, "barge-in");
+	if (t == NULL || t->interrupted)
+		return;
+	t->interrupted = true;
+	t->llm_done = true;
+	/* The caller has more to say: no goodbye, no transfer on a cut. */
+	t->end_call = false;
+	t->transfer = false;
+	reply_cut(t->reply);
+	if (cv->filler_ev != NULL)
+		evtimer_del(cv->filler_ev);
+	(void)now;
+	conv_check_turn(cv);
+}
+
+/* After each inbound frame: pause, resume or cut the agent (bargein.c). */
+static void
+conv_bargein(struct conversation *cv, int64_t now)
+{
+	struct playout *po = call_playout_mut(cv->call);
+	enum bargein_action a;
+	struct log_ctx ctx;
+
+	a = bargein_step(&cv->bi, playout_is_playing(po),
+	    vad_speech_ms(cv->vad), vad_silence_ms(cv->vad),
+	    vad_speech_spread_db(cv->vad), now);
+	switch (a) {
+	case BARGEIN_NONE:
+		break;
+	case BARGEIN_PAUSE:
+		playout_pause(po, true, now);
+		break;
+	case BARGEIN_RESUME:
+		ctx = conv_ctx(cv);
+		log_call(LOG_LEVEL_INFO, &ctx,
+		    "a short burst over the agent (%s): the agent goes on",
+		    cv->bi.state == BARGEIN_IDLE ? "a backchannel"
+		    : playout_is_playing(po)	 ? "noise, or no speech"
+						 : "the agent had finished");
+		playout_pause(po, false, now);
+		call_kick(cv->call);
+		break;
+	case BARGEIN_CUT:
+		conv_barge_in(cv, now);
+		break;
+	}
+}
+
+/* Arm the filler of turn t: filler_after_ms after the caller's turn. */
+static void
+conv_filler_arm(struct conversation *cv, struct conv_turn *t)
+{
+	long after = cv->g->conv_cfg.filler_after_ms;
+	int64_t anchor = t->utt.end_ms, due;
+	struct timeval tv;
+
+	if (cv->filler_ev == NULL || after <= 0 || cv->cur != t)
+		return;
+	/* A turn that waited for the previous reply counts from now. */
+	if (anchor <= 0 || t->llm_sent_ms - anchor >= after)
+		anchor = t->llm_sent_ms;
+	due = anchor + after - t->llm_sent_ms;
+	if (due < 1)
+		due = 1;
+	tv.tv_sec = (time_t)(due / 1000);
+	tv.tv_usec = (suseconds_t)((due % 1000) * 1000);
+	evtimer_add(cv->filler_ev, &tv);
+}
+
+/* No reply audio yet, so long after the caller's turn: the filler. */
+static void
+conv_on_filler(evutil_socket_t fd, short what, void *arg)
+{
+	struct conversation *cv = arg;
+	struct conv_turn *t = cv->cur;
+	struct log_ctx ctx;
+	long item;
+
+	(void)fd;
+	(void)what;
+	/* Not when the reply failed (the apology plays) or said nothing. */
+	if (t == NULL || cv->ended || cv->ending || t->interrupted ||
+	    t->filler ||
+	    (t->llm_done && (t->failed || reply_count(t->reply) == 0)) ||
+	    reply_queued(t->reply) > 0 ||
+	    playout_is_playing(call_playout(cv->call)))
+		return;
+	t->filler = true;
+	item = conv_play(cv, PHRASE_FILLER);
+	ctx = conv_ctx(cv);
+	log_call(LOG_LEVEL_INFO, &ctx,
+	    "no reply audio %lld ms after the caller's turn: the filler "
+	    "plays (mark %s)",
+	    (long long)(clock_mono_ms() - t->utt.end_ms),
+	    item >= 0 ? playout_item_mark(call_playout(cv->call), (size_t)item)
+		      : "none");
+}
+
 /* ---- marks and the end ------------------------------------------------ */
 
 /* A mark came back: a sentence was heard (or cleared). */
@@ -900,7 +1128,9 @@ conversation_mark(struct conversation *cv)
 	if (cv->ended)
 		return;
 	conv_check_turn(cv);
-	if (cv->ending && cv->cur == NULL) {
+	if (cv->transferring) {
+		handoff_on_mark(cv->handoff);
+	} else if (cv->ending && cv->cur == NULL) {
 		enum playout_state st = playout_item_state(po, cv->bye_item);
 
 		if (st == PLAYOUT_HEARD || st == PLAYOUT_CLEARED)
@@ -934,7 +1164,10 @@ conversation_end(struct conversation *cv)
 		(void)jobs_cancel(g->jobtab, sid, gen, "hangup");
 		jobs_forget_owner(g->jobtab, cv);
 	}
-	crm_call_status(g, sid, biz, "completed",
+	/* A transferred call goes on with a person; Twilio's final status
+	 * callback overwrites "transferred" with "completed" later. */
+	crm_call_status(g, sid, biz,
+	    handoff_is_transferred(cv->handoff) ? "transferred" : "completed",
 	    (long)((now - cv->started_ms + 500) / 1000));
 	if (cv->turns > 0 && g->jobtab != NULL && biz != NULL) {
 		json_t *p = json_pack("{s:s, s:O, s:{s:s?}}", "business_id",

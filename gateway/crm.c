@@ -6,7 +6,8 @@
  * the prototype), so it never asks crm-store anything. At start this file
  * loads every business's phone numbers (STORE_SYSQUERY phone_numbers)
  * into the routes' number -> business map, then each business's settings
- * (business_by_number: name, greeting, voice, agent instructions), and
+ * (business_by_number: name, greeting, voice, agent instructions, the
+ * transfer number handoff.c dials), and
  * renders that business's phrases once, with its greeting, with
  * espeak-ng (phrases.c). A STORE_CHANGE of kind "business" (or
  * "settings") loads everything again. A load that fails (crm-store not
@@ -85,6 +86,7 @@ crm_business_clean(struct crm_business *b)
 	free(b->greeting);
 	free(b->voice);
 	free(b->instructions);
+	free(b->transfer_number);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -187,6 +189,7 @@ crm_on_business(unsigned int type, json_t *reply, void *arg)
 	nb.greeting = crm_text(b, "greeting");
 	nb.voice = crm_text(b, "voice");
 	nb.instructions = crm_text(b, "agent_instructions");
+	nb.transfer_number = crm_text(b, "transfer_number");
 	for (size_t i = 0; i < crm->nbiz; i++)
 		if (strcmp(crm->biz[i].id, nb.id) == 0)
 			slot = &crm->biz[i];

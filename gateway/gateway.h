@@ -357,6 +357,7 @@ struct crm_business {
 	char *greeting;
 	char *voice;
 	char *instructions;
+	char *transfer_number; /* E.164 for transfer_to_human, or NULL */
 };
 
 struct crm;
@@ -369,7 +370,44 @@ struct conversation;
 struct conversation_ask; /* a crm-store query a call waits on */
 
 struct conversation_config {
-	long max_turns; /* caller turns per call before the goodbye */
+	long max_turns;	      /* caller turns per call before the goodbye */
+	long bargein_min_ms;  /* caller speech over the agent that stops it */
+	long filler_after_ms; /* no reply audio this long: the filler; 0 off */
+};
+
+/* Barge-in (bargein.c): what the caller's speech over the agent does. */
+#define BARGEIN_GAP_MS	    200	 /* silence that ends a burst */
+#define BARGEIN_HOLD_MAX_MS 1000 /* a pause never lasts longer */
+#define BARGEIN_JOIN_MS	    400	 /* a shorter pause joins two bursts */
+/* Speech moves: a burst whose frames' energy spreads less than this
+ * (vad_speech_spread_db) over BARGEIN_NOISE_CHECK_MS of it is noise. */
+#define BARGEIN_SPEECH_SPREAD_DB 1.5
+#define BARGEIN_NOISE_CHECK_MS	 160
+
+enum bargein_action {
+	BARGEIN_NONE,
+	BARGEIN_PAUSE,	/* speech began over the agent: stop feeding audio */
+	BARGEIN_RESUME, /* a short burst (a backchannel): the agent goes on */
+	BARGEIN_CUT,	/* enough speech: clear, cancel, new generation */
+};
+
+enum bargein_state {
+	BARGEIN_IDLE,	  /* no burst */
+	BARGEIN_HOLD,	  /* a burst over the agent; playout paused */
+	BARGEIN_CALLER,	  /* a burst that is the caller's turn */
+	BARGEIN_CUT_DONE, /* a burst that cut the agent */
+};
+
+struct bargein {
+	int min_ms;
+	enum bargein_state state;
+	int base_ms;	   /* speech of earlier bursts of this VAD turn */
+	int end_speech_ms; /* the VAD turn's speech when the last burst ended */
+	int64_t end_at;	   /* the last burst's last speech */
+	int64_t hold_since;
+	bool resumed; /* a burst of this VAD turn paused and resumed */
+	bool other;   /* a burst of it was a turn or a cut */
+	unsigned long holds, backchannels, cuts, noises;
 };
 
 struct routes_business {
@@ -402,6 +440,10 @@ struct sse_config {
 };
 
 struct sse;
+
+/* The recording path (recording.c). */
+struct recording;
+struct recording_recent;
 
 struct gateway {
 	struct daemon *d;
@@ -439,6 +481,10 @@ struct gateway {
 	/* Twilio REST (transfers, hang-ups, recordings): common/twilio_rest.c */
 	struct httpc *httpc;
 	struct twilio_rest *rest;
+	/* Recordings of the Record fallback being transcribed (recording.c) */
+	struct recording *recordings;
+	struct recording_recent *rec_recent; /* webhook's call -> business */
+	size_t rec_recent_next;
 };
 
 /* wiring.c */
@@ -581,6 +627,9 @@ const char *playout_item_mark(const struct playout *po, size_t i);
 size_t playout_heard(const struct playout *po, const char **labels, size_t max);
 int64_t playout_ahead_ms(const struct playout *po, int64_t now_ms);
 const char *playout_state_name(enum playout_state s);
+void playout_pause(struct playout *po, bool paused, int64_t now_ms);
+bool playout_is_paused(const struct playout *po);
+bool playout_is_playing(const struct playout *po);
 
 /* phrases.c */
 const char *phrases_default_text(enum phrase_kind k);
@@ -624,6 +673,44 @@ void crm_call_status(struct gateway *g, const char *sid, const char *business,
 void crm_metrics_write(const struct gateway *g, struct evbuffer *b);
 size_t crm_business_count(const struct gateway *g);
 const struct crm_business *crm_business_at(const struct gateway *g, size_t i);
+
+/* recording.c */
+void recording_status(struct gateway *g, const struct form *form);
+void recording_note_call(struct gateway *g, const char *call_sid,
+    const char *business, const char *from);
+void recording_cleanup(struct gateway *g);
+
+/* phone.c */
+#define PHONE_E164_MAX 16 /* "+" and at most 15 digits */
+int phone_normalize(const char *in, size_t len, char *out, size_t outlen);
+bool phone_is_e164(const char *s);
+
+/* csv.c */
+#define CSV_FIELDS_MAX 200
+#define CSV_FIELD_MAX  4096
+struct csv_row {
+	char **f; /* the fields, NUL-terminated */
+	size_t n;
+	size_t line; /* the line the row starts on, 1-based */
+};
+struct csv {
+	struct csv_row *rows;
+	size_t n;
+};
+char csv_sniff(const char *buf, size_t len);
+int csv_parse(const char *buf, size_t len, char delim, size_t max_rows,
+    struct csv *out, char *why, size_t whylen);
+void csv_free(struct csv *c);
+
+/* import.c */
+#define IMPORT_ROWS_MAX 2000
+/* The rows sent to crm-store, as JSON, at most (MSG_JSON_MAX is 512 KiB). */
+#define IMPORT_JSON_MAX ((size_t)400 * 1024)
+extern const char *const import_stages[];
+bool import_is_one_of(const char *v, const char *const *list);
+int import_prepare(const struct csv *c, json_t *mapping, json_t **rows,
+    json_t **report, const char **field, char *why, size_t whylen);
+json_t *import_report(json_t *mine, json_t *store_rows, bool dry_run);
 
 /* api.c */
 int api_setup(struct gateway *g, const struct api_config *cfg);
@@ -683,6 +770,15 @@ char *reply_heard(
     const struct reply *r, const struct playout *po, json_t *marks);
 char *reply_generated(const struct reply *r);
 bool reply_is_interrupted(const struct reply *r, const struct playout *po);
+void reply_cut(struct reply *r);
+
+/* bargein.c */
+void bargein_init(struct bargein *b, int min_ms);
+enum bargein_action bargein_step(struct bargein *b, bool agent_playing,
+    int speech_ms, int silence_ms, double spread_db, int64_t now_ms);
+bool bargein_is_holding(const struct bargein *b);
+bool bargein_is_backchannel(const struct bargein *b, bool agent_playing);
+const char *bargein_action_name(enum bargein_action a);
 
 /* conversation.c */
 struct conversation *conversation_new(struct call *call);
@@ -693,6 +789,25 @@ void conversation_media(
 void conversation_mark(struct conversation *cv);
 void conversation_end(struct conversation *cv);
 void conversation_cleanup(struct gateway *g);
+
+/* handoff.c (transfer_to_human through Twilio's REST API) */
+struct handoff;
+struct handoff *handoff_transfer(struct call *call);
+void handoff_on_mark(struct handoff *h);
+bool handoff_is_transferred(const struct handoff *h);
+void handoff_free(struct handoff *h);
+
+/* greeting.c (the known caller's personal greeting) */
+struct greeting;
+struct greeting *greeting_new(struct call *call);
+void greeting_on_customer(struct greeting *gr, const char *name);
+const char *greeting_heard_text(const struct greeting *gr);
+void greeting_free(struct greeting *gr);
+char *greeting_sentence(const char *name);
+
+/* conversation.c, for handoff.c and greeting.c */
+void conversation_transfer_failed(struct conversation *cv, const char *why);
+bool conversation_is_greeting_time(const struct conversation *cv);
 
 /* call.c (what conversation.c reads and asks of a call) */
 const char *call_sid(const struct call *call);
@@ -746,6 +861,8 @@ void vad_free(struct vad *v);
 enum vad_event vad_feed(struct vad *v, const uint8_t *mulaw, size_t n);
 const uint8_t *vad_utterance(const struct vad *v, size_t *len);
 int vad_speech_ms(const struct vad *v);
+int vad_silence_ms(const struct vad *v);
+double vad_speech_spread_db(const struct vad *v);
 bool vad_in_speech(const struct vad *v);
 int vad_set_detector(struct vad *v, enum vad_detector d);
 size_t vad_pending(const struct vad *v);

@@ -64,6 +64,12 @@ static const struct config_key gateway_config[] = {
 	"sends of one job at most, the first included"},
     {"MERKAZIA_CALL_MAX_TURNS", CONFIG_INT, "60", 1, 1000, 0,
 	"caller turns in one call; the next one hears the goodbye"},
+    {"MERKAZIA_BARGEIN_MIN_MS", CONFIG_INT, "250", 0, 5000, 0,
+	"caller speech over the agent that stops it (clear); a shorter "
+	"burst, a backchannel, lets the agent go on"},
+    {"MERKAZIA_FILLER_AFTER_MS", CONFIG_INT, "1200", 0, 60000, 0,
+	"no reply audio this long after the caller's turn ended: the "
+	"filler phrase plays (0: never)"},
     {"MERKAZIA_WEB_DIR", CONFIG_STRING, "web/dist", 0, 0, 0,
 	"the built web UI served at / (relative to the working directory)"},
     {"MERKAZIA_CSRF_KEY", CONFIG_STRING, NULL, 0, 0, CONFIG_SECRET,

@@ -29,6 +29,10 @@
  * as late, and after a stall over PLAYOUT_RESYNC_MS the schedule restarts
  * from now instead of bursting the backlog.
  *
+ * Pause (playout_pause): while the caller speaks over the agent, no frame
+ * is sent (Twilio plays out only the lead it holds); on resume the
+ * schedule restarts from now, so the rest is not burst out to catch up.
+ *
  * Output goes through struct playout_ops; a send that fails (the
  * connection is over) stops the playout. Never logs; counts in the shared
  * struct playout_stats.
@@ -68,6 +72,7 @@ struct playout {
 	int64_t next_due; /* when the next frame is due */
 	bool running;	  /* frames flowed at the last tick */
 	bool stopped;
+	bool paused; /* the caller speaks over the agent (bargein.c) */
 	unsigned long next_id;
 	unsigned long epoch;
 };
@@ -185,6 +190,8 @@ playout_tick(struct playout *po, int64_t now_ms)
 {
 	uint8_t frame[PLAYOUT_FRAME_BYTES];
 
+	if (po->paused)
+		return;
 	while (!po->stopped && po->qhead < po->n) {
 		struct playout_rec *r = &po->items[po->qhead];
 		size_t take;
@@ -243,6 +250,7 @@ playout_clear(struct playout *po, int64_t now_ms)
 	po->qhead = po->n;
 	po->epoch++;
 	po->running = false;
+	po->paused = false;
 	po->next_due = now_ms;
 	if (po->stopped)
 		return -1;
@@ -346,4 +354,46 @@ int64_t
 playout_ahead_ms(const struct playout *po, int64_t now_ms)
 {
 	return po->next_due > now_ms ? po->next_due - now_ms : 0;
+}
+
+/*
+ * Barge-in's first step (bargein.c): stop sending frames while paused;
+ * on resume, restart the schedule from now_ms.
+ */
+void
+playout_pause(struct playout *po, bool paused, int64_t now_ms)
+{
+	if (po->paused == paused)
+		return;
+	po->paused = paused;
+	po->running = false;
+	if (!paused && po->next_due < now_ms)
+		po->next_due = now_ms;
+}
+
+/* Return true while paused. */
+bool
+playout_is_paused(const struct playout *po)
+{
+	return po->paused;
+}
+
+/*
+ * Return true while the agent can be heard, or soon will be: an item is
+ * queued, or its mark has not come back.
+ */
+bool
+playout_is_playing(const struct playout *po)
+{
+	if (po->qhead < po->n)
+		return true;
+	for (size_t i = po->n; i > 0; i--) {
+		enum playout_state st = po->items[i - 1].state;
+
+		if (st == PLAYOUT_SENT || st == PLAYOUT_QUEUED)
+			return true;
+		if (st == PLAYOUT_HEARD)
+			break; /* marks come back in order */
+	}
+	return false;
 }

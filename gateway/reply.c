@@ -263,6 +263,28 @@ reply_is_interrupted(const struct reply *r, const struct playout *po)
 	return false;
 }
 
+/*
+ * Barge-in: nothing more of this reply will be queued. Every sentence not
+ * on the playout yet is skipped (its audio freed) and the reply's total
+ * is what is known now, so it counts as played once the queued ones'
+ * marks are back (heard, or cleared by the barge-in's clear).
+ */
+void
+reply_cut(struct reply *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct reply_sentence *s = &r->v[i];
+
+		if (s->state == REPLY_QUEUED)
+			continue;
+		free(s->audio);
+		s->audio = NULL;
+		s->state = REPLY_SKIPPED;
+	}
+	r->next = r->n;
+	r->total = (long)r->n;
+}
+
 static char *
 reply_join(const struct reply *r, const struct playout *po, json_t *marks)
 {

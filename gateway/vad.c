@@ -116,6 +116,10 @@ struct vad {
 	long burst_start; /* first frame of the current burst */
 	int short_run;	  /* short bursts in a row before the current */
 	long speech_frames;
+	/* energy of the speech frames of the onset or turn (dB), for
+	 * vad_speech_spread_db; reset by a silent non-speech frame */
+	long en_n;
+	double en_sum, en_sum2;
 	/* the utterance being collected, or the one just ended */
 	uint8_t *utt;
 	size_t utt_len, utt_cap;
@@ -261,11 +265,12 @@ vad_noise_note(struct vad *v, double db)
 
 /* Decide whether one frame is speech, for the chosen detector. */
 static bool
-vad_decide(struct vad *v, const int16_t *pcm)
+vad_decide(struct vad *v, const int16_t *pcm, double *db_out)
 {
 	double db = vad_energy_db(pcm, VAD_FRAME_BYTES), margin;
 	bool loud, voiced = true;
 
+	*db_out = db;
 	vad_noise_note(v, db);
 	margin = v->state == VAD_SILENT ? GATE_MARGIN_DB : GATE_HOLD_DB;
 	loud = db >= GATE_MIN_DB && db >= v->floor_db + margin;
@@ -329,6 +334,8 @@ vad_reset_turn(struct vad *v)
 	v->state = VAD_SILENT;
 	v->speech_frames = 0;
 	v->hist = 0;
+	v->en_n = 0;
+	v->en_sum = v->en_sum2 = 0;
 }
 
 /* The silence that ends the turn now: long after a run of short bursts. */
@@ -350,9 +357,18 @@ vad_frame(struct vad *v, const uint8_t *frame)
 	enum vad_event ev = VAD_NONE;
 	bool speech;
 	long elapsed, silence;
+	double db;
 
 	mulaw_decode_buf(frame, VAD_FRAME_BYTES, pcm);
-	speech = vad_decide(v, pcm);
+	speech = vad_decide(v, pcm, &db);
+	if (speech) {
+		v->en_n++;
+		v->en_sum += db;
+		v->en_sum2 += db * db;
+	} else if (v->state == VAD_SILENT) {
+		v->en_n = 0;
+		v->en_sum = v->en_sum2 = 0;
+	}
 	v->hist = ((v->hist << 1) | (speech ? 1u : 0u)) & 0xffu;
 	memcpy(v->ring + (size_t)(v->frame % v->ring_frames) * VAD_FRAME_BYTES,
 	    frame, VAD_FRAME_BYTES);
@@ -462,6 +478,40 @@ vad_speech_ms(const struct vad *v)
 	if (v->state == VAD_SILENT)
 		return 0;
 	return (int)(v->speech_frames * VAD_FRAME_MS);
+}
+
+/*
+ * Return how long the caller has been silent inside the current onset or
+ * turn (since its last speech frame), 0 outside one: barge-in (bargein.c)
+ * tells a burst's end by it.
+ */
+int
+vad_silence_ms(const struct vad *v)
+{
+	long f;
+
+	if (v->state == VAD_SILENT)
+		return 0;
+	f = v->frame - 1 - v->last_speech;
+	return f > 0 ? (int)(f * VAD_FRAME_MS) : 0;
+}
+
+/*
+ * Return the spread (standard deviation, dB) of the energy of the speech
+ * frames of the current onset or turn: syllables make speech's energy
+ * move by several dB from frame to frame, steady noise the VAD takes for
+ * speech barely moves (under 0.5 dB). 0 with fewer than two frames.
+ */
+double
+vad_speech_spread_db(const struct vad *v)
+{
+	double m, var;
+
+	if (v->en_n < 2)
+		return 0;
+	m = v->en_sum / (double)v->en_n;
+	var = v->en_sum2 / (double)v->en_n - m * m;
+	return var > 0 ? sqrt(var) : 0;
 }
 
 bool

@@ -108,6 +108,9 @@ gateway_jobs_init(struct gateway *g)
 	g->results_addr = endpoints_address(ENDPOINT_RESULTS);
 	g->jobtab = jobs_new(g->d->base, &io, &jc, g->results_addr);
 	g->conv_cfg.max_turns = config_int(cfg, "MERKAZIA_CALL_MAX_TURNS");
+	g->conv_cfg.bargein_min_ms = config_int(cfg, "MERKAZIA_BARGEIN_MIN_MS");
+	g->conv_cfg.filler_after_ms =
+	    config_int(cfg, "MERKAZIA_FILLER_AFTER_MS");
 }
 
 /*

@@ -91,8 +91,13 @@ struct call_turn {
 	int64_t end;   /* end of speech, -1 while speaking */
 	int64_t reply; /* first audible frame of the reply, -1 */
 	int64_t clear; /* first clear after the line began, -1 */
-	bool barge_in; /* began while the agent was audible */
-	bool fresh;    /* the next audible frame is a new reply */
+	int64_t voice; /* first audible frame of the line sent, -1 */
+	/* received after that clear while the line was still spoken: what
+	 * a barge-in's clear should have stopped */
+	unsigned long media_after_clear;
+	json_t *marks_after_clear; /* their names; NULL: none */
+	bool barge_in;		   /* began while the agent was audible */
+	bool fresh;		   /* the next audible frame is a new reply */
 };
 
 struct call {
@@ -319,6 +324,9 @@ call_on_text(const char *text, size_t len, void *arg)
 	}
 	switch (m.event) {
 	case MEDIA_EV_MEDIA:
+		if (c->nturns > 0 && c->turns[c->nturns - 1].clear >= 0 &&
+		    c->turns[c->nturns - 1].end < 0)
+			c->turns[c->nturns - 1].media_after_clear++;
 		call_note_gap(c);
 		c->media_in++;
 		c->audio_in += m.audio_len;
@@ -327,6 +335,15 @@ call_on_text(const char *text, size_t len, void *arg)
 		player_audio(&c->player, m.audio, m.audio_len, now);
 		break;
 	case MEDIA_EV_MARK:
+		if (c->nturns > 0 && c->turns[c->nturns - 1].clear >= 0 &&
+		    c->turns[c->nturns - 1].end < 0) {
+			struct call_turn *t = &c->turns[c->nturns - 1];
+
+			if (t->marks_after_clear == NULL)
+				t->marks_after_clear = json_array();
+			json_array_append_new(
+			    t->marks_after_clear, json_string(m.mark));
+		}
 		c->last_media_us = -1;
 		c->marks_in++;
 		player_mark(&c->player, m.mark, now);
@@ -449,7 +466,7 @@ call_begin_line(struct call *c, const struct script_step *st, int64_t now)
 	memset(t, 0, sizeof(*t));
 	t->id = st->id;
 	t->start = now;
-	t->end = t->reply = t->clear = -1;
+	t->end = t->reply = t->clear = t->voice = -1;
 	t->barge_in = !player_is_idle(&c->player) ||
 		      (c->last_audible >= 0 && now - c->last_audible < 100);
 	c->ctx.turn = (long)c->nturns;
@@ -505,6 +522,9 @@ call_next_frame(struct call *c, int64_t t, uint8_t frame[SIM_FRAME_BYTES])
 						     : SIM_FRAME_BYTES;
 		if (st->kind != SCRIPT_SILENCE)
 			memcpy(frame, st->audio + c->off, n);
+		if (st->kind == SCRIPT_SAY && c->off <= st->speech_start &&
+		    c->off + n > st->speech_start)
+			c->turns[c->nturns - 1].voice = t;
 		c->off += n;
 		if (st->kind == SCRIPT_SAY && !c->speech_ended &&
 		    c->off >= st->speech_end) {
@@ -919,13 +939,21 @@ call_turns_json(const struct call *c)
 
 	for (size_t i = 0; i < c->nturns; i++) {
 		const struct call_turn *t = &c->turns[i];
+		json_t *after = t->marks_after_clear != NULL
+				    ? json_incref(t->marks_after_clear)
+				    : json_array();
 
-		json_array_append_new(
-		    a, json_pack("{s:s?, s:o, s:o, s:o, s:b, s:o}", "id", t->id,
-			   "start_ms", call_ms(t->start, c->t_start), "end_ms",
-			   call_ms(t->end, c->t_start), "reply_ms",
-			   call_ms(t->reply, t->end), "barge_in", t->barge_in,
-			   "clear_ms", call_ms(t->clear, t->start)));
+		json_array_append_new(a,
+		    json_pack("{s:s?, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:I, "
+			      "s:o}",
+			"id", t->id, "start_ms", call_ms(t->start, c->t_start),
+			"end_ms", call_ms(t->end, c->t_start), "reply_ms",
+			call_ms(t->reply, t->end), "barge_in", t->barge_in,
+			"clear_ms", call_ms(t->clear, t->start),
+			"speech_start_ms", call_ms(t->voice, c->t_start),
+			"clear_at_ms", call_ms(t->clear, c->t_start),
+			"media_after_clear", (json_int_t)t->media_after_clear,
+			"marks_after_clear", after));
 	}
 	return a;
 }
@@ -1140,6 +1168,8 @@ call_free(struct call *c)
 	twiml_clear(&c->twiml);
 	player_free(&c->player);
 	json_decref(c->proto_kinds);
+	for (size_t i = 0; i < c->nturns; i++)
+		json_decref(c->turns[i].marks_after_clear);
 	free(c->turns);
 	free(c->gaps);
 	free(c->wav);

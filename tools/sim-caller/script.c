@@ -532,13 +532,17 @@ script_render(struct script *s)
 		/* Where speech ends: the end of the last audible frame
 		 * (espeak-ng pads its output with silence). */
 		st->speech_end = st->len;
+		st->speech_start = st->len;
 		for (size_t off = 0; off < st->len; off += SIM_FRAME_BYTES) {
 			size_t n = st->len - off < SIM_FRAME_BYTES
 				       ? st->len - off
 				       : SIM_FRAME_BYTES;
 
-			if (player_frame_is_audible(st->audio + off, n))
-				st->speech_end = off + n;
+			if (!player_frame_is_audible(st->audio + off, n))
+				continue;
+			st->speech_end = off + n;
+			if (st->speech_start > off)
+				st->speech_start = off;
 		}
 	}
 	return 0;

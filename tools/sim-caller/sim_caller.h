@@ -220,7 +220,8 @@ struct script_step {
 	int barge_ms;	/* start this line barge_ms after the reply began; -1 */
 	uint8_t *audio; /* rendered mu-law (SAY, NOISE) */
 	size_t len;
-	size_t speech_end; /* bytes up to the end of the last audible frame */
+	size_t speech_end;   /* bytes up to the end of the last audible frame */
+	size_t speech_start; /* bytes before the first audible frame */
 };
 
 struct script {
