@@ -7,7 +7,8 @@ runner's 90 s; the demo's own default is buyer_tel_aviv.json), prints the
 conversation as heard, stops everything and exits 0.
 Asserts: every daemon ready; the printed conversation holds every caller
 line and an agent reply to each; the viewing request is printed and is in
-PostgreSQL (the kept run directory's database is gone by then, so the
+PostgreSQL; the demo logs in through /api/login and finds its call in
+/api/calls (the kept run directory's database is gone by then, so the
 demo's own output and the crm-store log are what we read); the caller's
 WAV exists and holds audio; a clean stop. Prints the per-turn figures the
 demo printed (never asserted). Why: the demo is the first thing a newcomer
@@ -73,6 +74,10 @@ def scenario():
     with wave.open(wavs[0], "rb") as w:
         check(w.getframerate() == 8000 and w.getnframes() > 8000 * 10,
               "the WAV holds less than 10 s of 8 kHz audio")
+    check(any(l.startswith("demo: the CRM (logged in as ") and
+              l.endswith("lists the call in /api/calls")
+              for l in out.splitlines()),
+          "the demo did not find its call through /api/login and /api/calls")
     check("demo: stopped cleanly" in out, "the demo did not stop cleanly")
     stopped = e2e.json_lines(os.path.join(env["MERKAZIA_DEMO_DIR"], "log",
                                           "gateway.log"))
