@@ -478,7 +478,8 @@ struct gateway {
 	/* Browser API, static UI and live events (api.c, sse.c) */
 	struct api *api;
 	struct sse *sse;
-	/* Twilio REST (transfers, hang-ups, recordings): common/twilio_rest.c */
+	/* Twilio REST (transfers, hang-ups, recordings): common/twilio_rest.c
+	 */
 	struct httpc *httpc;
 	struct twilio_rest *rest;
 	/* Recordings of the Record fallback being transcribed (recording.c) */
