@@ -100,8 +100,9 @@ const struct db_stmt writes_stmts[] = {
     {"w_turn",
 	"INSERT INTO turns AS t (call_sid, seq, speaker, heard_text, "
 	"generated_text, start_ms, end_ms, interrupted, stt_confidence, "
-	"latency) VALUES ($1, $2::integer, $3, $4, $5, $6::integer, "
-	"$7::integer, coalesce($8::boolean, false), $9::real, $10::jsonb) "
+	"latency, source) VALUES ($1, $2::integer, $3, $4, $5, $6::integer, "
+	"$7::integer, coalesce($8::boolean, false), $9::real, $10::jsonb, "
+	"coalesce($11, 'live')) "
 	"ON CONFLICT (call_sid, seq) DO UPDATE SET "
 	"heard_text = coalesce($4, t.heard_text), "
 	"generated_text = coalesce($5, t.generated_text), "
@@ -109,9 +110,10 @@ const struct db_stmt writes_stmts[] = {
 	"end_ms = coalesce($7::integer, t.end_ms), "
 	"interrupted = t.interrupted OR coalesce($8::boolean, false), "
 	"stt_confidence = coalesce($9::real, t.stt_confidence), "
-	"latency = coalesce($10::jsonb, t.latency) "
+	"latency = coalesce($10::jsonb, t.latency), "
+	"source = coalesce($11, t.source) "
 	"RETURNING id, (SELECT business_id FROM calls WHERE call_sid = $1)",
-	10},
+	11},
     {"w_call_event",
 	"INSERT INTO call_events (event_id, call_sid, type, at, data) VALUES "
 	"($1, $2, $3, coalesce($4::timestamptz, now()), coalesce($5::jsonb, "
@@ -230,7 +232,7 @@ static const struct writes_kind writes_kinds[] = {
 	{{"call_sid", W_REQ}, {"seq", W_REQ}, {"speaker", W_REQ}, {"heard", 0},
 	    {"generated", 0}, {"start_ms", 0}, {"end_ms", 0},
 	    {"interrupted", 0}, {"stt_confidence", 0}, {"latency", 0},
-	    {NULL, 0}}},
+	    {"source", 0}, {NULL, 0}}},
     {"call_event", "w_call_event", "call_event", false, 0,
 	{{"event_id", W_REQ | W_KEY}, {"call_sid", W_REQ}, {"type", W_REQ},
 	    {"at", 0}, {"data", 0}, {NULL, 0}}},

@@ -26,8 +26,8 @@
  * The turns: speaker "caller", heard = the transcript, seq
  * RECORDING_SEQ_BASE + piece (so they sort after the live call's turns,
  * which count from 1, and a callback Twilio sends twice rewrites the same
- * rows); the turns table has no source column, so latency (jsonb) carries
- * {"source": "recording", recording_sid, offset_ms, duration_ms, stt_ms}.
+ * rows), source "recording" (crm-store migration 0004), and latency
+ * (jsonb) {recording_sid, offset_ms, duration_ms, stt_ms}.
  * Jobs use generation RECORDING_GENERATION, above any the call had, so a
  * JOB_CANCEL of the call's end never drops them.
  *
@@ -275,11 +275,11 @@ recording_finish(struct recording *r)
 
 		if (p->text == NULL)
 			continue;
-		d = json_pack("{s:s, s:I, s:s, s:s, s:b, s:{s:s, s:s, s:I, "
+		d = json_pack("{s:s, s:I, s:s, s:s, s:b, s:s, s:{s:s, s:I, "
 			      "s:I, s:I}}",
 		    "call_sid", r->call_sid, "seq", (json_int_t)seq, "speaker",
-		    "caller", "heard", p->text, "interrupted", 0, "latency",
-		    "source", "recording", "recording_sid", r->rec_sid,
+		    "caller", "heard", p->text, "interrupted", 0, "source",
+		    "recording", "latency", "recording_sid", r->rec_sid,
 		    "offset_ms", (json_int_t)i * RECORDING_CHUNK_S * 1000,
 		    "duration_ms",
 		    (json_int_t)(i + 1 < r->npieces

@@ -83,6 +83,15 @@ describe('<Transcript>', () => {
     expect(within(first).queryByTestId('unheard')).toBeNull();
   });
 
+  it('marks turns transcribed from the fallback recording, and only those', () => {
+    const recorded = [...turns, turn({ seq: 1000, speaker: 'caller', heard_text: 'תחזרו אליי בבקשה', source: 'recording' })];
+    render(<Transcript turns={recorded} />);
+    const marks = screen.getAllByTestId('from-recording');
+    expect(marks).toHaveLength(1);
+    expect(marks[0]!.textContent).toBe('מההקלטה');
+    expect(screen.getAllByTestId('turn')[4]!.contains(marks[0]!)).toBe(true);
+  });
+
   it('marks the caller turn that cut the agent with "התפרץ", and only that one', () => {
     render(<Transcript turns={turns} />);
     const marks = screen.getAllByTestId('barged-in');

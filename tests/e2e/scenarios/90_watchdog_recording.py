@@ -10,7 +10,7 @@ watchdog with MERKAZIA_PUBLIC_URL, start timeout 1.5 s).
      Twilio's signed recordingStatusCallback to the gateway: the gateway
      answers 204, fetches the media from fake-twilio with HTTP Basic
      auth, and PostgreSQL gets a caller turn (seq 1000) whose heard text
-     is the line, with latency.source "recording"; the call row gets
+     is the line, with source "recording"; the call row gets
      recording_url and fallback_used, and the analysis' summary.
   3. A second recording of the same call whose RecordingUrl is on a
      foreign host (fake-openai's address): that host receives nothing;
@@ -38,7 +38,7 @@ SEQ = 1000
 def turn_rows(stack, sid):
     return json.loads(conv_e2e.sql(
         stack, "SELECT coalesce(json_agg(t ORDER BY t.seq), '[]') FROM "
-        "(SELECT seq, speaker, heard_text, latency FROM turns WHERE "
+        "(SELECT seq, speaker, heard_text, latency, source FROM turns WHERE "
         "call_sid = '%s') t" % sid))
 
 
@@ -99,10 +99,10 @@ def scenario():
     want = line.get("text", line["say"])
     check(turn["speaker"] == "caller" and turn["heard_text"] == want,
           "the recording's turn: %s" % turn)
-    check((turn["latency"] or {}).get("source") == "recording" and
-          turn["latency"].get("recording_sid") == rec["sid"],
-          "the turn does not say it came from the recording: %s" %
-          turn["latency"])
+    check(turn["source"] == "recording" and
+          (turn["latency"] or {}).get("recording_sid") == rec["sid"],
+          "the turn does not say it came from the recording: %s, %s" %
+          (turn["source"], turn["latency"]))
     got = fetches(tw, rec["sid"])
     check(len(got) == 1 and got[0]["status"] == 200,
           "fake-twilio saw %d fetch(es) of the recording: %s" %

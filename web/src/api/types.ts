@@ -57,7 +57,7 @@ export interface ListParams {
   filters?: Record<string, string | undefined>;
 }
 
-export type CallStatus = 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'canceled' | 'failed';
+export type CallStatus = 'ringing' | 'in-progress' | 'completed' | 'transferred' | 'busy' | 'no-answer' | 'canceled' | 'failed';
 export type Sentiment = 'positive' | 'neutral' | 'negative' | 'mixed';
 export type Direction = 'inbound' | 'outbound';
 
@@ -137,6 +137,8 @@ export interface Turn {
   interrupted: boolean;
   stt_confidence: number | null;
   latency: TurnLatency | null;
+  /** "recording": transcribed afterwards from the fallback recording. */
+  source?: 'live' | 'recording';
 }
 
 export interface CallEvent {

@@ -22,7 +22,7 @@ function Chip({ tone, children, testId }: { tone: 'ok' | 'warn' | 'bad' | 'info'
 
 export function CallStatusBadge({ status }: { status: string }) {
   const label = (he.callStatus as Record<string, string>)[status] ?? status;
-  const tone = status === 'completed' ? 'plain' : status === 'in-progress' || status === 'ringing' ? 'info' : 'bad';
+  const tone = status === 'completed' || status === 'transferred' ? 'plain' : status === 'in-progress' || status === 'ringing' ? 'info' : 'bad';
   return <Chip tone={tone} testId="call-status">{label}</Chip>;
 }
 

@@ -127,6 +127,11 @@ function TurnBubble({ turn, bargedIn }: { turn: Turn; bargedIn: boolean }) {
       </div>
       <p dir="rtl" lang="he" className={`rounded-lg px-3 py-2 ${caller ? 'rounded-ss-sm bg-caller' : 'rounded-se-sm bg-agent'}`}>
         {heard && <span data-testid="heard">{heard}</span>}
+        {turn.source === 'recording' && (
+          <span className="mx-1 inline-block rounded-full bg-subtle/10 px-2 align-middle text-xs text-subtle" data-testid="from-recording">
+            {he.call.fromRecording}
+          </span>
+        )}
         {turn.interrupted && (
           <span className="mx-1 inline-block rounded-full bg-danger/10 px-2 align-middle text-xs text-danger" data-testid="interrupted">
             {he.call.interrupted}

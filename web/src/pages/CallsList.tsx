@@ -17,7 +17,7 @@ import { useEvent } from '../lib/events';
 import { formatDateTime, formatDuration, formatLong } from '../lib/format';
 import { useListQuery } from '../lib/useListQuery';
 
-const STATUSES: CallStatus[] = ['in-progress', 'completed', 'no-answer', 'busy', 'failed', 'canceled'];
+const STATUSES: CallStatus[] = ['in-progress', 'completed', 'transferred', 'no-answer', 'busy', 'failed', 'canceled'];
 const FILTERS = ['status', 'direction'] as const;
 const DEFAULTS = { sort: 'started_at', order: 'desc' as const };
 
