@@ -442,6 +442,16 @@ auth_user_refuse(struct crm *crm, const struct crm_req *q, const char *error,
 	serve_error(q, error, why);
 }
 
+/* Answer a user edit whose statement failed with st. */
+static void
+auth_user_failed(struct crm *crm, const struct crm_req *q, enum db_status st)
+{
+	if (st == DB_INVALID)
+		auth_user_refuse(crm, q, "invalid", db_error(crm->db));
+	else
+		serve_db_failed(crm, q, st);
+}
+
 /* Answer a user edit's result row (r's first column, JSON) as {user}. */
 static void
 auth_user_answer(const struct crm_req *q, struct db_res *r, const char *pw)
@@ -506,10 +516,7 @@ auth_user_create(struct crm *crm, const struct crm_req *q, json_t *args,
 	sodium_memzero(hash, sizeof(hash));
 	if (st != DB_OK) {
 		sodium_memzero(pw, sizeof(pw));
-		if (st == DB_INVALID)
-			auth_user_refuse(crm, q, "invalid", db_error(crm->db));
-		else
-			serve_error(q, "unavailable", db_error(crm->db));
+		auth_user_failed(crm, q, st);
 		return;
 	}
 	if (db_res_rows(r) == 0) {
@@ -576,10 +583,7 @@ auth_user_update(struct crm *crm, const struct crm_req *q, json_t *args,
 	st = db_exec(crm->db, "a_user_update", 4, p, &r);
 	free(d);
 	if (st != DB_OK) {
-		if (st == DB_INVALID)
-			auth_user_refuse(crm, q, "invalid", db_error(crm->db));
-		else
-			serve_error(q, "unavailable", db_error(crm->db));
+		auth_user_failed(crm, q, st);
 		return;
 	}
 	if (db_res_rows(r) == 0) {

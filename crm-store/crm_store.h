@@ -95,6 +95,10 @@ void serve_error(
 void serve_publish(struct crm *crm, const char *kind, const char *id,
     const char *business_id, json_t *data);
 bool serve_db_ready(struct crm *crm);
+void serve_db_failed(
+    struct crm *crm, const struct crm_req *q, enum db_status st);
+json_t *serve_json_cell(struct crm *crm, const struct crm_req *q,
+    struct db_res *r, const char *what);
 json_t *serve_id(const char *s);
 int serve_spool(struct crm *crm, json_t *payload);
 void serve_tick(struct daemon *d);

@@ -715,37 +715,25 @@ edits_run(struct crm *crm, const struct crm_req *q, const struct edits_kind *k,
 	const char *p[5] = {c->biz, c->user, c->assigned, data, id};
 	struct db_res *r = NULL;
 	enum db_status st;
-	const char *text;
 	json_t *j;
 
 	if (!serve_db_ready(crm)) {
 		serve_error(q, "unavailable", "database unavailable");
 		return;
 	}
-	st = db_exec(crm->db, k->stmt, k->has_id ? 5 : 4, p, &r);
-	if (st == DB_INVALID) {
-		crm->cnt.rejected++;
-		log_warnx("refused edit %s (job %llu): %s", k->q,
-		    (unsigned long long)q->m->job_id, db_error(crm->db));
-		serve_error(q, "invalid", db_error(crm->db));
+	if ((st = db_exec(crm->db, k->stmt, k->has_id ? 5 : 4, p, &r)) !=
+	    DB_OK) {
+		if (st == DB_INVALID) {
+			crm->cnt.rejected++;
+			log_warnx("refused edit %s (job %llu): %s", k->q,
+			    (unsigned long long)q->m->job_id,
+			    db_error(crm->db));
+		}
+		serve_db_failed(crm, q, st);
 		return;
 	}
-	if (st != DB_OK) {
-		serve_error(q, "unavailable", db_error(crm->db));
+	if ((j = serve_json_cell(crm, q, r, "row")) == NULL)
 		return;
-	}
-	text = db_res_get(r, 0, 0);
-	j = text != NULL ? json_loads(text, 0, NULL) : NULL;
-	db_res_free(r);
-	if (text == NULL) {
-		crm->cnt.refused++;
-		serve_error(q, "not_found", "no such row");
-		return;
-	}
-	if (j == NULL) {
-		serve_error(q, "unavailable", "unreadable answer");
-		return;
-	}
 	if (json_object_get(j, "conflict") != NULL) {
 		json_t *e =
 		    json_pack("{s:s, s:s, s:O}", "error", "conflict", "message",

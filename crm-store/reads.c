@@ -303,38 +303,20 @@ reads_answer(struct crm *crm, const struct crm_req *q, const char *stmt, int n,
 {
 	struct db_res *r = NULL;
 	enum db_status st;
-	const char *text;
-	char why[64];
 	json_t *j;
 
 	if (!db_is_up(crm->db)) {
 		serve_error(q, "unavailable", "database unavailable");
 		return;
 	}
-	st = db_exec(crm->db, stmt, n, params, &r);
-	if (st == DB_INVALID) {
-		crm->cnt.refused++;
-		serve_error(q, "invalid", db_error(crm->db));
+	if ((st = db_exec(crm->db, stmt, n, params, &r)) != DB_OK) {
+		if (st == DB_INVALID)
+			crm->cnt.refused++;
+		serve_db_failed(crm, q, st);
 		return;
 	}
-	if (st != DB_OK) {
-		serve_error(q, "unavailable", db_error(crm->db));
+	if ((j = serve_json_cell(crm, q, r, what)) == NULL)
 		return;
-	}
-	text = db_res_get(r, 0, 0);
-	if (text == NULL) {
-		db_res_free(r);
-		crm->cnt.refused++;
-		snprintf(why, sizeof(why), "no such %s", what);
-		serve_error(q, "not_found", why);
-		return;
-	}
-	j = json_loads(text, 0, NULL);
-	db_res_free(r);
-	if (j == NULL) {
-		serve_error(q, "unavailable", "unreadable answer");
-		return;
-	}
 	crm->cnt.queries++;
 	serve_reply(q, MSG_STORE_REPLY, j);
 	json_decref(j);

@@ -86,6 +86,42 @@ serve_error(const struct crm_req *q, const char *error, const char *message)
 	json_decref(j);
 }
 
+/*
+ * Answer q for a statement that failed with st: "invalid" (the request's
+ * fault) or "unavailable", with the database's reason.
+ */
+void
+serve_db_failed(struct crm *crm, const struct crm_req *q, enum db_status st)
+{
+	serve_error(
+	    q, st == DB_INVALID ? "invalid" : "unavailable", db_error(crm->db));
+}
+
+/*
+ * The JSON of r's first cell (r is freed), or NULL after answering q:
+ * "not_found" ("no such <what>", counted refused) when there is no row,
+ * "unavailable" when the cell is not JSON.
+ */
+json_t *
+serve_json_cell(struct crm *crm, const struct crm_req *q, struct db_res *r,
+    const char *what)
+{
+	const char *text = db_res_get(r, 0, 0);
+	json_t *j = text != NULL ? json_loads(text, 0, NULL) : NULL;
+	char why[64];
+
+	db_res_free(r);
+	if (text == NULL) {
+		crm->cnt.refused++;
+		snprintf(why, sizeof(why), "no such %s", what);
+		serve_error(q, "not_found", why);
+		return NULL;
+	}
+	if (j == NULL)
+		serve_error(q, "unavailable", "unreadable answer");
+	return j;
+}
+
 /* An id from PostgreSQL's text as a JSON integer (null for NULL). */
 json_t *
 serve_id(const char *s)

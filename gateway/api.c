@@ -1434,18 +1434,35 @@ api_fix_recording(json_t *call)
 		json_object_set_new(call, "recording_url", json_null());
 }
 
+/* Copy the query's filters (NULL-terminated names) into args. */
+static void
+api_filters(struct api_req *r, json_t *args, const char *const *names)
+{
+	for (; *names != NULL; names++) {
+		const char *s = form_get(&r->query, *names);
+
+		if (s != NULL && s[0] != '\0')
+			json_object_set_new(args, *names, json_string(s));
+	}
+}
+
 /*
  * The paging and filter parameters of a list route into args. Return 0,
- * or -1 after answering 400.
+ * or -1 after answering 400. The order is "asc" or "desc", dflt when the
+ * query does not say.
  */
 static int
-api_list_args(struct api_req *r, json_t *args, const char *const *filters)
+api_list_args(struct api_req *r, json_t *args, const char *const *filters,
+    const char *dflt)
 {
 	const char *page = form_get(&r->query, "page");
 	const char *per = form_get(&r->query, "per_page");
 	const char *order = form_get(&r->query, "order");
 	static const char *const strs[] = {"sort", "search"};
 	long long v;
+
+	if (order == NULL || order[0] == '\0')
+		order = dflt;
 
 	r->page = 1;
 	r->per_page = API_PER_PAGE_DEFAULT;
@@ -1474,12 +1491,7 @@ api_list_args(struct api_req *r, json_t *args, const char *const *filters)
 		if (s != NULL && s[0] != '\0')
 			json_object_set_new(args, strs[i], json_string(s));
 	}
-	for (; *filters != NULL; filters++) {
-		const char *s = form_get(&r->query, *filters);
-
-		if (s != NULL && s[0] != '\0')
-			json_object_set_new(args, *filters, json_string(s));
-	}
+	api_filters(r, args, filters);
 	return 0;
 }
 
@@ -1507,17 +1519,26 @@ api_on_list(struct api_req *r, unsigned int type, json_t *reply)
 		(int)r->page, "per_page", (int)r->per_page, "rows", rows));
 }
 
+/* Ask crm-store for the paged list q with the query's filters. */
+static void
+api_list(struct api_req *r, const char *q, const char *const *filters,
+    const char *dflt)
+{
+	json_t *args = json_object();
+
+	if (api_list_args(r, args, filters, dflt) < 0) {
+		json_decref(args);
+		return;
+	}
+	api_query(r, q, args, api_on_list);
+}
+
 static void
 api_calls(struct api_req *r)
 {
 	static const char *const filters[] = {"status", "direction", NULL};
-	json_t *args = json_object();
 
-	if (api_list_args(r, args, filters) < 0) {
-		json_decref(args);
-		return;
-	}
-	api_query(r, "calls", args, api_on_list);
+	api_list(r, "calls", filters, "desc");
 }
 
 static void
@@ -1525,24 +1546,31 @@ api_customers(struct api_req *r)
 {
 	static const char *const filters[] = {
 	    "stage", "source", "pipeline", "assigned_user_id", NULL};
-	json_t *args = json_object();
 
-	if (api_list_args(r, args, filters) < 0) {
-		json_decref(args);
-		return;
-	}
-	api_query(r, "customers", args, api_on_list);
+	api_list(r, "customers", filters, "desc");
 }
 
+/*
+ * crm-store's object passed through as it is: 201 after an edit that
+ * creates, else 200.
+ */
 static void
-api_on_row(struct api_req *r, unsigned int type, json_t *reply)
+api_on_answer(struct api_req *r, unsigned int type, json_t *reply)
 {
 	if (type != MSG_STORE_REPLY || !json_is_object(reply)) {
 		api_store_failed(r, type, reply);
 		return;
 	}
-	api_fix_recording(json_object_get(reply, "call"));
-	api_json(r, 200, json_incref(reply));
+	api_json(r, r->created ? 201 : 200, json_incref(reply));
+}
+
+/* A row passed through, a call's recording URL made the gateway's. */
+static void
+api_on_row(struct api_req *r, unsigned int type, json_t *reply)
+{
+	if (type == MSG_STORE_REPLY)
+		api_fix_recording(json_object_get(reply, "call"));
+	api_on_answer(r, type, reply);
 }
 
 static void
@@ -1558,15 +1586,20 @@ api_customer(struct api_req *r)
 	    api_on_row);
 }
 
+/*
+ * Ask crm-store for the call the path names, by id or by call SID; next
+ * runs with the reply. A path that is neither is answered 404.
+ */
 static void
-api_call(struct api_req *r)
+api_call_ask(struct api_req *r,
+    void (*next)(struct api_req *r, unsigned int type, json_t *reply))
 {
 	long long id;
 	size_t len = strlen(r->param);
 
 	if (api_parse_id(r->param, LLONG_MAX / 10, &id)) {
-		api_query(r, "call", json_pack("{s:I}", "id", (json_int_t)id),
-		    api_on_row);
+		api_query(
+		    r, "call", json_pack("{s:I}", "id", (json_int_t)id), next);
 		return;
 	}
 	for (size_t i = 0; i < len; i++)
@@ -1576,8 +1609,13 @@ api_call(struct api_req *r)
 		api_error(r, 404, "not_found", "no such call");
 		return;
 	}
-	api_query(
-	    r, "call", json_pack("{s:s}", "call_sid", r->param), api_on_row);
+	api_query(r, "call", json_pack("{s:s}", "call_sid", r->param), next);
+}
+
+static void
+api_call(struct api_req *r)
+{
+	api_call_ask(r, api_on_row);
 }
 
 static void
@@ -1868,17 +1906,6 @@ api_body_checked(
 	return j;
 }
 
-/* An edit answered: 201 or 200 with crm-store's answer. */
-static void
-api_on_edit(struct api_req *r, unsigned int type, json_t *reply)
-{
-	if (type != MSG_STORE_REPLY || !json_is_object(reply)) {
-		api_store_failed(r, type, reply);
-		return;
-	}
-	api_json(r, r->created ? 201 : 200, json_incref(reply));
-}
-
 /* Ask crm-store for edit q with data (stolen) and, when id > 0, the id. */
 static void
 api_edit(struct api_req *r, const char *q, long long id, json_t *data)
@@ -1887,7 +1914,7 @@ api_edit(struct api_req *r, const char *q, long long id, json_t *data)
 
 	if (id > 0)
 		json_object_set_new(args, "id", json_integer(id));
-	api_query(r, q, args, api_on_edit);
+	api_query(r, q, args, api_on_answer);
 }
 
 /* The path's id (a positive integer), or 0 after answering 404. */
@@ -1901,6 +1928,35 @@ api_path_id(struct api_req *r)
 		return 0;
 	}
 	return id;
+}
+
+/*
+ * The plain edit: the path's id when by_id (404 when it is none), the body
+ * checked against fields, then crm-store's q; 201 when it creates.
+ */
+static void
+api_edit_checked(struct api_req *r, const struct api_field *fields,
+    const char *q, bool by_id, bool creates)
+{
+	long long id = by_id ? api_path_id(r) : 0;
+	json_t *j;
+
+	if ((by_id && id == 0) ||
+	    (j = api_body_checked(r, fields, NULL)) == NULL)
+		return;
+	r->created = creates;
+	api_edit(r, q, id, j);
+}
+
+/* Return true after answering 403 when an agent would assign (j kept). */
+static bool
+api_agent_assigns(struct api_req *r, json_t *j)
+{
+	if (r->user.role != API_ROLE_AGENT ||
+	    json_object_get(j, "assigned_user_id") == NULL)
+		return false;
+	api_error(r, 403, "forbidden", "agents do not assign customers");
+	return true;
 }
 
 /* Customers: an agent may not assign; a phone is made E.164. */
@@ -1922,11 +1978,8 @@ api_customer_create(struct api_req *r)
 		    r, "phone", phone == NULL ? "required" : "not E.164");
 		return;
 	}
-	if (r->user.role == API_ROLE_AGENT &&
-	    json_object_get(j, "assigned_user_id") != NULL) {
+	if (api_agent_assigns(r, j)) {
 		json_decref(j);
-		api_error(
-		    r, 403, "forbidden", "agents do not assign customers");
 		return;
 	}
 	json_object_set_new(j, "phone", json_string(e164));
@@ -1943,11 +1996,8 @@ api_customer_update(struct api_req *r)
 	if (id == 0 ||
 	    (j = api_body_checked(r, api_customer_fields, NULL)) == NULL)
 		return;
-	if (r->user.role == API_ROLE_AGENT &&
-	    json_object_get(j, "assigned_user_id") != NULL) {
+	if (api_agent_assigns(r, j)) {
 		json_decref(j);
-		api_error(
-		    r, 403, "forbidden", "agents do not assign customers");
 		return;
 	}
 	api_edit(r, "customer_update", id, j);
@@ -1956,13 +2006,7 @@ api_customer_update(struct api_req *r)
 static void
 api_note_create(struct api_req *r)
 {
-	long long id = api_path_id(r);
-	json_t *j;
-
-	if (id == 0 || (j = api_body_checked(r, api_note_fields, NULL)) == NULL)
-		return;
-	r->created = true;
-	api_edit(r, "note_create", id, j);
+	api_edit_checked(r, api_note_fields, "note_create", true, true);
 }
 
 static void
@@ -1981,45 +2025,25 @@ api_customer_task(struct api_req *r)
 static void
 api_task_create(struct api_req *r)
 {
-	json_t *j = api_body_checked(r, api_task_fields, NULL);
-
-	if (j == NULL)
-		return;
-	r->created = true;
-	api_edit(r, "task_create", 0, j);
+	api_edit_checked(r, api_task_fields, "task_create", false, true);
 }
 
 static void
 api_task_update(struct api_req *r)
 {
-	long long id = api_path_id(r);
-	json_t *j;
-
-	if (id == 0 || (j = api_body_checked(r, api_task_patch, NULL)) == NULL)
-		return;
-	api_edit(r, "task_update", id, j);
+	api_edit_checked(r, api_task_patch, "task_update", true, false);
 }
 
 static void
 api_appointment_create(struct api_req *r)
 {
-	json_t *j = api_body_checked(r, api_appt_fields, NULL);
-
-	if (j == NULL)
-		return;
-	r->created = true;
-	api_edit(r, "appointment_create", 0, j);
+	api_edit_checked(r, api_appt_fields, "appointment_create", false, true);
 }
 
 static void
 api_appointment_update(struct api_req *r)
 {
-	long long id = api_path_id(r);
-	json_t *j;
-
-	if (id == 0 || (j = api_body_checked(r, api_appt_patch, NULL)) == NULL)
-		return;
-	api_edit(r, "appointment_update", id, j);
+	api_edit_checked(r, api_appt_patch, "appointment_update", true, false);
 }
 
 /* Return true when s is "HH:MM" (00:00 to 24:00). */
@@ -2136,29 +2160,6 @@ api_user_update(struct api_req *r)
 
 /* ---- records' lists (issue #13) --------------------------------------- */
 
-/* Copy the query's filters (NULL-terminated names) into args. */
-static void
-api_filters(struct api_req *r, json_t *args, const char *const *names)
-{
-	for (; *names != NULL; names++) {
-		const char *s = form_get(&r->query, *names);
-
-		if (s != NULL && s[0] != '\0')
-			json_object_set_new(args, *names, json_string(s));
-	}
-}
-
-/* An answer passed through as it is. */
-static void
-api_on_answer(struct api_req *r, unsigned int type, json_t *reply)
-{
-	if (type != MSG_STORE_REPLY || !json_is_object(reply)) {
-		api_store_failed(r, type, reply);
-		return;
-	}
-	api_json(r, 200, json_incref(reply));
-}
-
 static void
 api_calls_live(struct api_req *r)
 {
@@ -2191,16 +2192,8 @@ api_tasks(struct api_req *r)
 {
 	static const char *const filters[] = {
 	    "mine", "overdue", "done", "customer_id", "assignee_id", NULL};
-	json_t *args = json_object();
-	const char *order = form_get(&r->query, "order");
 
-	if (api_list_args(r, args, filters) < 0) {
-		json_decref(args);
-		return;
-	}
-	if (order == NULL || order[0] == '\0')
-		json_object_set_new(args, "order", json_string("asc"));
-	api_query(r, "tasks", args, api_on_list);
+	api_list(r, "tasks", filters, "asc");
 }
 
 static void
@@ -2213,7 +2206,6 @@ static void
 api_audit(struct api_req *r)
 {
 	static const char *const filters[] = {"entity", "id", NULL};
-	json_t *args = json_object();
 	const char *e = form_get(&r->query, "entity");
 	const char *id = form_get(&r->query, "id");
 	bool has_e = e != NULL && e[0] != '\0', has_id = id != NULL && id[0];
@@ -2221,15 +2213,10 @@ api_audit(struct api_req *r)
 
 	if (has_e != has_id ||
 	    (has_id && !api_parse_id(id, LLONG_MAX / 10, &v))) {
-		json_decref(args);
 		api_invalid(r, "id", "entity and id go together");
 		return;
 	}
-	if (api_list_args(r, args, filters) < 0) {
-		json_decref(args);
-		return;
-	}
-	api_query(r, "audit", args, api_on_list);
+	api_list(r, "audit", filters, "desc");
 }
 
 /* ---- import ----------------------------------------------------------- */
@@ -2481,23 +2468,7 @@ api_on_recording_call(struct api_req *r, unsigned int type, json_t *reply)
 static void
 api_recording(struct api_req *r)
 {
-	long long id;
-	size_t len = strlen(r->param);
-
-	if (api_parse_id(r->param, LLONG_MAX / 10, &id)) {
-		api_query(r, "call", json_pack("{s:I}", "id", (json_int_t)id),
-		    api_on_recording_call);
-		return;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)r->param[i]))
-			len = 0;
-	if (len == 0 || len > API_SID_MAX) {
-		api_error(r, 404, "not_found", "no such call");
-		return;
-	}
-	api_query(r, "call", json_pack("{s:s}", "call_sid", r->param),
-	    api_on_recording_call);
+	api_call_ask(r, api_on_recording_call);
 }
 
 /* ---- static UI -------------------------------------------------------- */

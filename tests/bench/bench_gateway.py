@@ -54,7 +54,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -62,11 +61,9 @@ import tempfile
 import time
 import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.realpath(__file__))))
 sys.dont_write_bytecode = True
-os.environ.setdefault("MERKAZIA_BIN", os.path.join(REPO, "build/bin"))
-sys.path.insert(0, os.path.join(REPO, "tests/e2e/lib"))
+import benchlib  # noqa: E402
+from benchlib import CLK_TCK, cpu_s, is_asan, say, stop_overrun  # noqa: E402
 import e2e  # noqa: E402
 
 # About 10 s of espeak-ng speech: a greeting with the recording notice.
@@ -79,7 +76,6 @@ BUSINESS = "bench-business"
 DEFAULT_LEVELS = "1,100,500,1000"
 SAMPLE_S = 0.1
 METRICS_EVERY = 0.25
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # The goals, as printed (never asserted).
 AIM_CALLS = 1000
@@ -90,25 +86,7 @@ AIM_CPU_PCT_PER_CALL = 0.09
 AIM_GREETING_P99_MS = 100.0
 
 
-OUT = sys.stdout  # the table; --json sends it to stderr
-
-
-def say(text):
-    print(text, file=OUT, flush=True)
-
-
 # ---- /proc and /metrics ---------------------------------------------------
-
-def cpu_s(pid):
-    """utime + stime of pid in seconds, or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid, encoding="ascii") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    # rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(rest[11]) + int(rest[12])) / CLK_TCK
-
 
 def busy_s():
     """Seconds of CPU every core of the machine has spent busy (user,
@@ -191,15 +169,6 @@ def raise_nofile(n):
         return False
     resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
     return True
-
-
-def is_asan(path):
-    """True when the program at path was built with AddressSanitizer."""
-    try:
-        with open(path, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
 
 
 def single_as_aggregate(call):
@@ -297,15 +266,7 @@ def run_level(args, n, rep, run_root):
             if sim.poll() is not None:
                 break
             time.sleep(SAMPLE_S)
-        if sim.poll() is None:
-            sim.send_signal(signal.SIGTERM)  # it hangs every call up
-            try:
-                sim.wait(timeout=e2e.T(20))
-            except subprocess.TimeoutExpired:
-                sim.kill()
-                sim.wait()
-            raise e2e.Fail("sim-caller ran over %.0f s" %
-                           (deadline - t_start))
+        stop_overrun(sim, deadline - t_start)
         end_m = metrics(listen) or last_m
         _, hwm = mem_kib(gw)
         with open(out_path, encoding="utf-8", errors="replace") as f:
@@ -514,10 +475,9 @@ def parse_args(argv):
 
 
 def main(argv):
-    global OUT
     args = parse_args(argv)
     if args.json:
-        OUT = sys.stderr
+        benchlib.OUT = sys.stderr
     for prog in ("gateway", "sim-caller"):
         e2e.check(os.access(os.path.join(e2e.BIN, prog), os.X_OK),
                   "%s is not built in %s" % (prog, e2e.BIN))

@@ -66,24 +66,43 @@ struct tally {
 	int64_t cut_at; /* frame time of the cut, -1 */
 };
 
+/* A barge-in state machine with its VAD, tally and clock: one a test. */
+struct rig {
+	struct bargein b;
+	struct fakevad v;
+	struct tally t;
+	int64_t now;
+};
+
 static void
-run(struct bargein *b, struct fakevad *v, int64_t *now, int frames, bool speech,
-    bool playing, struct tally *t)
+rig_init(struct rig *g, int min_ms, double spread)
+{
+	memset(g, 0, sizeof(*g));
+	g->v.spread = spread;
+	g->t.cut_at = -1;
+	bargein_init(&g->b, min_ms);
+}
+
+/* Feed frames 20 ms frames of (speech or not) while the agent is playing
+ * or not, tallying the actions. */
+static void
+rig_run(struct rig *g, int frames, bool speech, bool playing)
 {
 	for (int i = 0; i < frames; i++) {
 		enum bargein_action a;
 
-		fakevad_frame(v, speech);
-		*now += 20;
-		a = bargein_step(b, playing, v->speech_ms, v->silence_ms,
-		    v->spread > 0 ? v->spread : 5.0, *now);
+		fakevad_frame(&g->v, speech);
+		g->now += 20;
+		a = bargein_step(&g->b, playing, g->v.speech_ms,
+		    g->v.silence_ms, g->v.spread > 0 ? g->v.spread : 5.0,
+		    g->now);
 		if (a == BARGEIN_PAUSE)
-			t->pause++;
+			g->t.pause++;
 		else if (a == BARGEIN_RESUME)
-			t->resume++;
+			g->t.resume++;
 		else if (a == BARGEIN_CUT) {
-			t->cut++;
-			t->cut_at = *now;
+			g->t.cut++;
+			g->t.cut_at = g->now;
 		}
 	}
 }
@@ -91,186 +110,159 @@ run(struct bargein *b, struct fakevad *v, int64_t *now, int frames, bool speech,
 static void
 test_long_burst_cuts(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, 10, false, true, &t);
-	assert_int_equal(t.pause, 0);
-	run(&b, &v, &now, 3, true, true, &t);
-	assert_int_equal(t.pause, 1);
-	assert_true(bargein_is_holding(&b));
-	assert_int_equal(t.cut, 0);
-	run(&b, &v, &now, 40, true, true, &t);
-	assert_int_equal(t.cut, 1);
-	assert_int_equal(t.resume, 0);
+	rig_init(&g, 250, 0);
+	rig_run(&g, 10, false, true);
+	assert_int_equal(g.t.pause, 0);
+	rig_run(&g, 3, true, true);
+	assert_int_equal(g.t.pause, 1);
+	assert_true(bargein_is_holding(&g.b));
+	assert_int_equal(g.t.cut, 0);
+	rig_run(&g, 40, true, true);
+	assert_int_equal(g.t.cut, 1);
+	assert_int_equal(g.t.resume, 0);
 	/* cut at the 13th speech frame: 260 ms >= 250 */
-	assert_int_equal(t.cut_at, 200 + 13 * 20);
-	assert_false(bargein_is_holding(&b));
+	assert_int_equal(g.t.cut_at, 200 + 13 * 20);
+	assert_false(bargein_is_holding(&g.b));
 	/* the caller goes on talking: no second cut */
-	run(&b, &v, &now, 50, false, false, &t);
-	run(&b, &v, &now, 20, true, true, &t);
-	assert_int_equal(t.cut, 2); /* a new VAD turn over new agent audio */
+	rig_run(&g, 50, false, false);
+	rig_run(&g, 20, true, true);
+	assert_int_equal(g.t.cut, 2); /* a new VAD turn over new agent audio */
 }
 
 static void
 test_backchannel_resumes(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, 8, true, true, &t); /* 160 ms "כן" */
-	assert_int_equal(t.pause, 1);
-	run(&b, &v, &now, (BARGEIN_GAP_MS / 20) - 1, false, true, &t);
-	assert_int_equal(t.resume, 0);
-	run(&b, &v, &now, 1, false, true, &t);
-	assert_int_equal(t.resume, 1);
-	assert_false(bargein_is_holding(&b));
+	rig_init(&g, 250, 0);
+	rig_run(&g, 8, true, true); /* 160 ms "כן" */
+	assert_int_equal(g.t.pause, 1);
+	rig_run(&g, (BARGEIN_GAP_MS / 20) - 1, false, true);
+	assert_int_equal(g.t.resume, 0);
+	rig_run(&g, 1, false, true);
+	assert_int_equal(g.t.resume, 1);
+	assert_false(bargein_is_holding(&g.b));
 	/* the hangover runs out: the utterance is a backchannel while the
 	 * agent plays, a turn once the agent has finished */
-	assert_true(bargein_is_backchannel(&b, true));
-	assert_false(bargein_is_backchannel(&b, false));
-	run(&b, &v, &now, 40, false, true, &t);
-	assert_int_equal(t.cut, 0);
-	assert_false(bargein_is_backchannel(&b, true));
-	assert_int_equal(b.backchannels, 1);
+	assert_true(bargein_is_backchannel(&g.b, true));
+	assert_false(bargein_is_backchannel(&g.b, false));
+	rig_run(&g, 40, false, true);
+	assert_int_equal(g.t.cut, 0);
+	assert_false(bargein_is_backchannel(&g.b, true));
+	assert_int_equal(g.b.backchannels, 1);
 }
 
 static void
 test_two_backchannels_do_not_add_up(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, 8, true, true, &t);
-	run(&b, &v, &now, 25, false, true, &t); /* 500 ms: inside the turn */
-	assert_int_equal(v.speech_ms, 160);
-	run(&b, &v, &now, 8, true, true, &t); /* 320 ms in the VAD turn */
-	run(&b, &v, &now, 15, false, true, &t);
-	assert_int_equal(t.pause, 2);
-	assert_int_equal(t.resume, 2);
-	assert_int_equal(t.cut, 0);
+	rig_init(&g, 250, 0);
+	rig_run(&g, 8, true, true);
+	rig_run(&g, 25, false, true); /* 500 ms: inside the turn */
+	assert_int_equal(g.v.speech_ms, 160);
+	rig_run(&g, 8, true, true); /* 320 ms in the VAD turn */
+	rig_run(&g, 15, false, true);
+	assert_int_equal(g.t.pause, 2);
+	assert_int_equal(g.t.resume, 2);
+	assert_int_equal(g.t.cut, 0);
 }
 
 static void
 test_short_pause_joins_bursts(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, 10, true, true, &t);	/* "רגע," 200 ms */
-	run(&b, &v, &now, 12, false, true, &t); /* its comma, 240 ms */
-	assert_int_equal(t.resume, 1);
-	run(&b, &v, &now, 2, true, true, &t); /* "יש": 240 ms in all */
-	assert_int_equal(t.cut, 0);
-	run(&b, &v, &now, 1, true, true, &t); /* 260 ms: one interruption */
-	assert_int_equal(t.cut, 1);
-	assert_int_equal(t.pause, 2);
+	rig_init(&g, 250, 0);
+	rig_run(&g, 10, true, true);  /* "רגע," 200 ms */
+	rig_run(&g, 12, false, true); /* its comma, 240 ms */
+	assert_int_equal(g.t.resume, 1);
+	rig_run(&g, 2, true, true); /* "יש": 240 ms in all */
+	assert_int_equal(g.t.cut, 0);
+	rig_run(&g, 1, true, true); /* 260 ms: one interruption */
+	assert_int_equal(g.t.cut, 1);
+	assert_int_equal(g.t.pause, 2);
 }
 
 static void
 test_caller_turn_not_barge_in(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, 30, true, false, &t);
+	rig_init(&g, 250, 0);
+	rig_run(&g, 30, true, false);
 	/* the agent starts (a reply) while the caller still talks */
-	run(&b, &v, &now, 30, true, true, &t);
-	assert_int_equal(t.pause + t.resume + t.cut, 0);
-	assert_false(bargein_is_backchannel(&b, true));
+	rig_run(&g, 30, true, true);
+	assert_int_equal(g.t.pause + g.t.resume + g.t.cut, 0);
+	assert_false(bargein_is_backchannel(&g.b, true));
 }
 
 static void
 test_agent_ends_during_hold(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, 4, true, true, &t);
-	assert_int_equal(t.pause, 1);
-	run(&b, &v, &now, 1, true, false, &t);
-	assert_int_equal(t.resume, 1);
-	run(&b, &v, &now, 40, true, false, &t);
-	assert_int_equal(t.cut, 0);
-	assert_false(bargein_is_backchannel(&b, true));
+	rig_init(&g, 250, 0);
+	rig_run(&g, 4, true, true);
+	assert_int_equal(g.t.pause, 1);
+	rig_run(&g, 1, true, false);
+	assert_int_equal(g.t.resume, 1);
+	rig_run(&g, 40, true, false);
+	assert_int_equal(g.t.cut, 0);
+	assert_false(bargein_is_backchannel(&g.b, true));
 }
 
 static void
 test_hold_is_bounded(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 5000);
-	for (int i = 0; i < 100 && t.resume == 0; i++)
-		run(&b, &v, &now, 1, true, true, &t);
-	assert_int_equal(t.pause, 1);
-	assert_int_equal(t.resume, 1);
-	assert_true(now <= 20 + BARGEIN_HOLD_MAX_MS + 40);
+	rig_init(&g, 5000, 0);
+	for (int i = 0; i < 100 && g.t.resume == 0; i++)
+		rig_run(&g, 1, true, true);
+	assert_int_equal(g.t.pause, 1);
+	assert_int_equal(g.t.resume, 1);
+	assert_true(g.now <= 20 + BARGEIN_HOLD_MAX_MS + 40);
 }
 
 static void
 test_noise_never_cuts(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0, 0, false, 0.3};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 250);
-	run(&b, &v, &now, BARGEIN_NOISE_CHECK_MS / 20 - 1, true, true, &t);
-	assert_int_equal(t.pause, 1);
-	assert_int_equal(t.resume, 0);
-	run(&b, &v, &now, 1, true, true, &t);
-	assert_int_equal(t.resume, 1);
-	run(&b, &v, &now, 30, true, true, &t); /* 600 ms more of it */
-	assert_int_equal(t.cut, 0);
-	assert_int_equal(t.pause, 1);
-	assert_int_equal(b.noises, 1);
-	assert_false(bargein_is_backchannel(&b, true));
+	rig_init(&g, 250, 0.3);
+	rig_run(&g, BARGEIN_NOISE_CHECK_MS / 20 - 1, true, true);
+	assert_int_equal(g.t.pause, 1);
+	assert_int_equal(g.t.resume, 0);
+	rig_run(&g, 1, true, true);
+	assert_int_equal(g.t.resume, 1);
+	rig_run(&g, 30, true, true); /* 600 ms more of it */
+	assert_int_equal(g.t.cut, 0);
+	assert_int_equal(g.t.pause, 1);
+	assert_int_equal(g.b.noises, 1);
+	assert_false(bargein_is_backchannel(&g.b, true));
 }
 
 static void
 test_zero_min_cuts_at_once(void **state)
 {
-	struct bargein b;
-	struct fakevad v = {0};
-	struct tally t = {0, 0, 0, -1};
-	int64_t now = 0;
+	struct rig g;
 
 	(void)state;
-	bargein_init(&b, 0);
-	run(&b, &v, &now, 1, true, true, &t);
-	assert_int_equal(t.cut, 1);
-	assert_int_equal(t.pause, 0);
+	rig_init(&g, 0, 0);
+	rig_run(&g, 1, true, true);
+	assert_int_equal(g.t.cut, 1);
+	assert_int_equal(g.t.pause, 0);
 }
 
 /* ---- the VAD's energy spread ------------------------------------------ */

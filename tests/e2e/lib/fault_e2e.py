@@ -167,3 +167,26 @@ def check_conversation(stack, call, analysis=False):
               "call %s agent turn %d heard %r, not %r" %
               (sid, at["seq"], at["heard_text"], want))
     return rows
+
+
+def call_begun(stack, name):
+    """Place a call of short_buyer.json in the background (1.5 s between
+    lines) and wait until two of its turns are in PostgreSQL, so a fault
+    can meet it mid-call. Return (the Call, its SID, its turn rows)."""
+    bg = Call(stack, name, "--pause-ms", "1500")
+    sid = bg.wait_sid()
+    wait_turns(stack, sid, 2)
+    return bg, sid, turn_count(stack, sid)
+
+
+def call_finished(stack, bg, sid, before, fault):
+    """Wait for the call of call_begun; check it completed with every
+    turn, some written after the fault (before: the rows then). Return
+    (the rows, the turn rows now)."""
+    call = bg.join()
+    check(isinstance(call, dict), "sim-caller printed several lines")
+    rows = check_conversation(stack, call)
+    check(rows["call"]["status"] == "completed", "call not completed")
+    after = turn_count(stack, sid)
+    check(after > before, "no turn was written after the %s" % fault)
+    return rows, after

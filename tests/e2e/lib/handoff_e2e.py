@@ -142,3 +142,17 @@ def gateway_lines(stack, sid, levels=None):
 def check_no_warnings(stack, sid):
     bad = gateway_lines(stack, sid, ("warn", "error", "fatal"))
     check(not bad, "gateway warnings for call %s: %s" % (sid, bad[:3]))
+
+
+def check_gateway_ended(call, why):
+    """Say how call (sim-caller's report) went; check it went well, that
+    the gateway closed the stream (1000, else why) and that no mark was
+    left pending or cleared."""
+    e2e.say("call: result %s, closed by %s (%s), marks %s" %
+            (call["result"], call["closed_by"], call["close_code"],
+             [(m["name"], m["played"]) for m in call["marks"]]))
+    check(call["result"] == "ok", "the call failed: %s %s" %
+          (call["result"], call.get("error")))
+    check(call["closed_by"] == "gateway" and call["close_code"] == 1000, why)
+    check(call["marks_pending"] == 0 and call["marks_cleared"] == 0,
+          "marks pending or cleared: %s" % call["marks"])

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 
+import conv_e2e
 import e2e
 import standins
 from e2e import T, check
@@ -215,3 +216,50 @@ def recording_status_form(twilio, call_sid, rec, url=None):
             "RecordingChannels": "1", "RecordingSource": "RecordVerb",
             "RecordingStartTime": "Wed, 25 Nov 2026 02:00:00 +0000",
             "RecordingTrack": "both"}
+
+
+def watched_sid(stack, known, log=None):
+    """The SID of the first watched call not in known (from the log file
+    log, else the watchdog's), or None."""
+    lines = e2e.json_lines(log) if log else stack.log("watchdog")
+    for d in lines:
+        if d.get("decision") == "watch" and d["call_sid"] not in known:
+            return d["call_sid"]
+    return None
+
+
+def watched_call(stack, name, *args, known=()):
+    """Start sim-caller (args) in the background and wait for the
+    watchdog to watch its call (the first not in known); return (the
+    process, the call SID)."""
+    p = sim_caller_start(stack, name, *args)
+    sid = e2e.wait_for(lambda: watched_sid(stack, known), T(10),
+                       "the watchdog to watch the call of %s" % name)
+    return p, sid
+
+
+def restart_env(stack, keep, extra):
+    """The environment of a daemon started again by hand in the stack's
+    place: the stack's settings named in keep and its endpoints, instance
+    1, the sanitizers' options, then extra."""
+    env = dict(os.environ)
+    for k, v in stack.settings.items():
+        if k in keep or k.startswith("MERKAZIA_ENDPOINT_"):
+            env[k] = v
+    env["MERKAZIA_INSTANCE"] = "1"
+    env.update(extra)
+    env.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1:"
+                   "detect_odr_violation=0")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    env.setdefault("LSAN_OPTIONS", "suppressions=%s:print_suppressions=0" %
+                   os.path.join(e2e.REPO, "tests", "lsan.supp"))
+    return env
+
+
+def conv_start():
+    """The conversation stack of conv_e2e with the watchdog redirecting
+    (PUBLIC_URL) after START_TIMEOUT_MS / MEDIA_TIMEOUT_MS."""
+    return conv_e2e.start(sets=(
+        "watchdog:MERKAZIA_PUBLIC_URL=" + PUBLIC_URL,
+        "watchdog:MERKAZIA_WATCHDOG_START_TIMEOUT_MS=%d" % START_TIMEOUT_MS,
+        "watchdog:MERKAZIA_WATCHDOG_MEDIA_TIMEOUT_MS=%d" % MEDIA_TIMEOUT_MS))

@@ -31,18 +31,8 @@ def alerts(stack, kind, stage):
 
 
 def restart_env(stack):
-    env = dict(os.environ)
-    for k, v in stack.settings.items():
-        if k in KEEP or k.startswith("MERKAZIA_ENDPOINT_"):
-            env[k] = v
-    env["MERKAZIA_INSTANCE"] = "1"
-    env["MERKAZIA_HEARTBEAT_TIMEOUT_MS"] = str(wd.HEARTBEAT_TIMEOUT_MS)
-    env.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1:"
-                   "detect_odr_violation=0")
-    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-    env.setdefault("LSAN_OPTIONS", "suppressions=%s:print_suppressions=0" %
-                   os.path.join(e2e.REPO, "tests", "lsan.supp"))
-    return env
+    return wd.restart_env(stack, KEEP, {
+        "MERKAZIA_HEARTBEAT_TIMEOUT_MS": str(wd.HEARTBEAT_TIMEOUT_MS)})
 
 
 def scenario():

@@ -24,12 +24,7 @@ from e2e import T, check  # noqa: E402
 
 
 def scenario():
-    stack = conv_e2e.start(sets=(
-        "watchdog:MERKAZIA_PUBLIC_URL=" + wd.PUBLIC_URL,
-        "watchdog:MERKAZIA_WATCHDOG_START_TIMEOUT_MS=%d" %
-        wd.START_TIMEOUT_MS,
-        "watchdog:MERKAZIA_WATCHDOG_MEDIA_TIMEOUT_MS=%d" %
-        wd.MEDIA_TIMEOUT_MS))
+    stack = wd.conv_start()
     tw = wd.Twilio(stack)
     call = conv_e2e.sim_call(stack, "sim-caller-endcall")
     check(call["result"] == "ok", "the call failed: %s %s" %

@@ -34,14 +34,6 @@ KEEP = ["MERKAZIA_RUNTIME_DIR", "MERKAZIA_STATE_DIR", "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "DATABASE_URL"]
 
 
-def watched_sid(stack, known, log=None):
-    lines = e2e.json_lines(log) if log else stack.log("watchdog")
-    for d in lines:
-        if d.get("decision") == "watch" and d["call_sid"] not in known:
-            return d["call_sid"]
-    return None
-
-
 def readyz(stack):
     listen, _ = wd.gateway_http(stack)
     code, _, body = standins.http("GET", "http://%s/readyz" % listen)
@@ -49,22 +41,11 @@ def readyz(stack):
 
 
 def watchdog_env(stack):
-    env = dict(os.environ)
-    for k, v in stack.settings.items():
-        if k in KEEP or k.startswith("MERKAZIA_ENDPOINT_"):
-            env[k] = v
-    env.update({
-        "MERKAZIA_INSTANCE": "1",
+    return wd.restart_env(stack, KEEP, {
         "MERKAZIA_PUBLIC_URL": wd.PUBLIC_URL,
         "MERKAZIA_WATCHDOG_START_TIMEOUT_MS": str(START_MS),
         "MERKAZIA_WATCHDOG_MEDIA_TIMEOUT_MS": str(wd.MEDIA_TIMEOUT_MS),
         "MERKAZIA_HEARTBEAT_TIMEOUT_MS": str(wd.HEARTBEAT_TIMEOUT_MS)})
-    env.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1:"
-                   "detect_odr_violation=0")
-    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-    env.setdefault("LSAN_OPTIONS", "suppressions=%s:print_suppressions=0" %
-                   os.path.join(e2e.REPO, "tests", "lsan.supp"))
-    return env
 
 
 def scenario():
@@ -75,10 +56,8 @@ def scenario():
 
     # 1. Never connects; Twilio fails once with 500.
     t0 = time.monotonic()
-    p = wd.sim_caller_start(stack, "sim-caller-no-start", "--no-start",
-                            "--hangup-after", "6000")
-    sid = e2e.wait_for(lambda: watched_sid(stack, ()), T(10),
-                       "the watchdog to watch the no-start call")
+    p, sid = wd.watched_call(stack, "sim-caller-no-start", "--no-start",
+                             "--hangup-after", "6000")
     tw.control("POST", "fail", {"path": tw.call_path(sid), "mode": "500",
                                 "count": 1})
     red, t_red = wd.wait_decision(stack, sid, "redirect",
@@ -118,10 +97,8 @@ def scenario():
 
     # 3. The watchdog restarts mid-call; the stream then dies.
     known = (sid, qsid)
-    p = wd.sim_caller_start(stack, "sim-caller-restart", "--no-stop",
-                            "--hangup-after", "6000")
-    rsid = e2e.wait_for(lambda: watched_sid(stack, known), T(10),
-                        "the watchdog to watch the third call")
+    p, rsid = wd.watched_call(stack, "sim-caller-restart", "--no-stop",
+                              "--hangup-after", "6000", known=known)
     stack.kill("watchdog")
     log_path = stack.path("log", "watchdog@restarted.log")
     log = open(log_path, "ab")

@@ -22,24 +22,14 @@ import watchdog_e2e as wd  # noqa: E402
 from e2e import T, check  # noqa: E402
 
 
-def watched_sid(stack, known):
-    """The SID of the first watched call not in known."""
-    for d in wd.decisions(stack, decision="watch"):
-        if d["call_sid"] not in known:
-            return d["call_sid"]
-    return None
-
-
 def scenario():
     stack = wd.start()
     tw = wd.Twilio(stack)
 
     # 1. Gone: 21220.
     t0 = time.monotonic()
-    p = wd.sim_caller_start(stack, "sim-caller-gone", "--no-start",
-                            "--hangup-after", "4000")
-    sid = e2e.wait_for(lambda: watched_sid(stack, ()), T(10),
-                       "the watchdog to watch the call")
+    p, sid = wd.watched_call(stack, "sim-caller-gone", "--no-start",
+                             "--hangup-after", "4000")
     tw.set_call(sid, "completed")  # before the start timeout runs out
     gone, t_gone = wd.wait_decision(stack, sid, "gone",
                                     wd.START_TIMEOUT_MS / 1000 + 10)
@@ -61,10 +51,8 @@ def scenario():
 
     # 2. Twilio 503 twice, then fine.
     t0 = time.monotonic()
-    p = wd.sim_caller_start(stack, "sim-caller-503", "--no-start",
-                            "--hangup-after", "5000")
-    sid2 = e2e.wait_for(lambda: watched_sid(stack, (sid,)), T(10),
-                        "the watchdog to watch the second call")
+    p, sid2 = wd.watched_call(stack, "sim-caller-503", "--no-start",
+                              "--hangup-after", "5000", known=(sid,))
     tw.control("POST", "fail", {"path": tw.call_path(sid2), "mode": "503",
                                 "count": 2})
     ok, t_ok = wd.wait_decision(stack, sid2, "redirected",

@@ -63,12 +63,7 @@ def fetches(tw, rec_sid):
 
 
 def scenario():
-    stack = conv_e2e.start(sets=(
-        "watchdog:MERKAZIA_PUBLIC_URL=" + wd.PUBLIC_URL,
-        "watchdog:MERKAZIA_WATCHDOG_START_TIMEOUT_MS=%d" %
-        wd.START_TIMEOUT_MS,
-        "watchdog:MERKAZIA_WATCHDOG_MEDIA_TIMEOUT_MS=%d" %
-        wd.MEDIA_TIMEOUT_MS))
+    stack = wd.conv_start()
     tw = wd.Twilio(stack)
     line = conv_e2e.lines()[0]
     wpm = conv_e2e.scenario()["caller"].get("wpm", 170)

@@ -20,11 +20,9 @@ header is 403; logout ends the session (401) and the stream; the UI's
 index.html answers / and an app route, and a traversal is refused.
 Why: the web UI is written against docs/api.md; this is the contract
 checked end to end, tenant isolation first."""
-import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -32,6 +30,8 @@ import urllib.parse
 sys.path.insert(0, os.environ["MERKAZIA_E2E_LIB"])
 import e2e  # noqa: E402
 from e2e import check  # noqa: E402
+from api_e2e import (Api, add_business, add_users,  # noqa: E402
+                     msgtool_write, sql, wait_admin)
 
 ADMIN_EMAIL = "admin@merkazia.test"
 ADMIN_PASSWORD = "Admin-pw-%d-secret" % os.getpid()
@@ -39,77 +39,8 @@ OWNER_EMAIL = "owner@shai.test"
 WEB_DIST = os.path.join(e2e.REPO, "web", "dist")
 
 
-class Api:
-    """A browser: one cookie jar (the session) and the CSRF token."""
-
-    def __init__(self, listen):
-        self.host, port = listen.rsplit(":", 1)
-        self.port = int(port)
-        self.session = None
-        self.csrf = None
-
-    def call(self, method, path, body=None, csrf=True, ctype=None):
-        conn = http.client.HTTPConnection(self.host, self.port,
-                                          timeout=e2e.T(10))
-        headers = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            headers["Content-Type"] = ctype or "application/json"
-        if self.session:
-            headers["Cookie"] = "merkazia_session=" + self.session
-        if csrf and self.csrf and method not in ("GET", "HEAD"):
-            headers["X-CSRF-Token"] = self.csrf
-        conn.request(method, path, body=data, headers=headers)
-        r = conn.getresponse()
-        raw = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        conn.close()
-        doc = None
-        if raw and hdrs.get("content-type", "").startswith(
-                "application/json"):
-            doc = json.loads(raw.decode("utf-8"))
-        return r.status, hdrs, doc, raw
-
-    def login(self, email, password):
-        st, h, doc, _ = self.call("POST", "/api/login",
-                                  {"email": email, "password": password})
-        if st == 200:
-            cookie = h.get("set-cookie", "")
-            self.session = cookie.split(";", 1)[0].split("=", 1)[1]
-            self.csrf = doc["csrf_token"]
-        return st, h, doc
-
-
 def q(text):
     return urllib.parse.quote(text, safe="")
-
-
-def msgtool_write(stack, *writes):
-    """STORE_WRITE each (kind, key, data) through msgtool; check the acks."""
-    env = dict(os.environ)
-    env.update(stack.settings)
-    msgs = [json.dumps({"type": "STORE_WRITE", "job_id": 5000 + i,
-                        "payload": {"kind": k, "key": key, "data": d}},
-                       ensure_ascii=False)
-            for i, (k, key, d) in enumerate(writes)]
-    p = subprocess.run([os.path.join(e2e.BIN, "msgtool"), "send", "-e",
-                        "STORE", "-p", "req", "-t",
-                        str(int(e2e.T(5000)))] + msgs,
-                       env=env, capture_output=True, text=True,
-                       timeout=e2e.T(60), check=False)
-    check(p.returncode == 0, "msgtool: %s" % p.stderr[-300:])
-    for line in p.stdout.splitlines():
-        if line.strip():
-            r = json.loads(line)
-            check(r["type"] == "STORE_ACK", "write refused: %s" % r)
-
-
-def sql(stack, query):
-    code, out, err = e2e.run(["psql", stack.settings["DATABASE_URL"], "-X",
-                              "-At", "-v", "ON_ERROR_STOP=1", "-c", query])
-    check(code == 0, "psql failed: %s" % err[-300:])
-    return out.strip()
 
 
 class Stream:
@@ -165,14 +96,9 @@ def scenario():
     api = Api(ready["listen"])
 
     # A second business, an owner of business 1, business 2's leads.
-    sql(stack, "INSERT INTO businesses (id, name) VALUES (2, 'משרד אחר') "
-               "ON CONFLICT DO NOTHING")
-    e2e.wait_for(lambda: sql(stack, "SELECT count(*) FROM users WHERE "
-                                    "role = 'admin'") == "1",
-                 e2e.T(10), "the admin account")
-    sql(stack, "INSERT INTO users (business_id, email, name, password_hash, "
-               "role) SELECT 1, '%s', 'בעלת המשרד', password_hash, 'owner' "
-               "FROM users WHERE role = 'admin'" % OWNER_EMAIL)
+    add_business(stack)
+    wait_admin(stack)
+    add_users(stack, [(1, OWNER_EMAIL, "בעלת המשרד", "owner")])
     msgtool_write(stack, ("customer", "2:+972509990001",
                           {"business_id": 2, "phone": "+972509990001",
                            "name": "משה כהן", "cities": ["חיפה"]}))

@@ -20,14 +20,14 @@ the field; CSRF is required.
 Why: offices move in with a spreadsheet of leads; a preview that lies or a
 commit that duplicates or crosses tenants would be worse than no import.
 """
-import http.client
-import json
 import os
 import sys
 
 sys.path.insert(0, os.environ["MERKAZIA_E2E_LIB"])
 import e2e  # noqa: E402
 from e2e import check  # noqa: E402
+from api_e2e import (Api, add_business, add_users, sql,  # noqa: E402
+                     wait_admin)
 
 ADMIN_EMAIL = "admin@merkazia.test"
 ADMIN_PASSWORD = "Admin-pw-%d-secret" % os.getpid()
@@ -45,53 +45,6 @@ MAPPING = {"name": "שם מלא", "phone": " טלפון ", "cities": "עיר",
            "budget_max": "תקציב", "stage": "שלב"}
 
 
-class Api:
-    def __init__(self, listen):
-        self.host, port = listen.rsplit(":", 1)
-        self.port = int(port)
-        self.session = None
-        self.csrf = None
-
-    def call(self, method, path, body=None, csrf=True):
-        conn = http.client.HTTPConnection(self.host, self.port,
-                                          timeout=e2e.T(20))
-        h = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            h["Content-Type"] = "application/json"
-        if self.session:
-            h["Cookie"] = "merkazia_session=" + self.session
-        if csrf and self.csrf and method != "GET":
-            h["X-CSRF-Token"] = self.csrf
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        raw = r.read()
-        conn.close()
-        doc = json.loads(raw.decode("utf-8")) if raw else None
-        return r.status, doc
-
-    def login(self, email):
-        conn = http.client.HTTPConnection(self.host, self.port,
-                                          timeout=e2e.T(20))
-        conn.request("POST", "/api/login", body=json.dumps(
-            {"email": email, "password": ADMIN_PASSWORD}),
-            headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        doc = json.loads(r.read())
-        check(r.status == 200, "login %s: %s %s" % (email, r.status, doc))
-        self.session = r.getheader("Set-Cookie").split(";")[0].split("=")[1]
-        self.csrf = doc["csrf_token"]
-        conn.close()
-
-
-def sql(stack, query):
-    code, out, err = e2e.run(["psql", stack.settings["DATABASE_URL"], "-X",
-                              "-At", "-v", "ON_ERROR_STOP=1", "-c", query])
-    check(code == 0, "psql failed: %s" % err[-300:])
-    return out.strip()
-
-
 def by_line(doc):
     return {r["line"]: r for r in doc["rows"]}
 
@@ -103,33 +56,26 @@ def scenario():
     stack = e2e.Stack("--only", "crm-store,gateway", "--no-standins",
                       "--set", "crm-store:MERKAZIA_STORE_DEMO=1", env=env)
     ready = stack.start()
-    sql(stack, "INSERT INTO businesses (id, name) VALUES (2, 'משרד אחר') "
-               "ON CONFLICT DO NOTHING")
-    e2e.wait_for(lambda: sql(stack, "SELECT count(*) FROM users WHERE "
-                                    "role = 'admin'") == "1",
-                 e2e.T(10), "the admin account")
-    for biz, email, role in ((1, "owner@imp.test", "owner"),
-                             (1, "agent@imp.test", "agent"),
-                             (2, "owner2@imp.test", "owner")):
-        sql(stack, "INSERT INTO users (business_id, email, name, "
-                   "password_hash, role) SELECT %d, '%s', '%s', "
-                   "password_hash, '%s' FROM users WHERE role = 'admin'" %
-            (biz, email, role, role))
+    add_business(stack)
+    wait_admin(stack)
+    add_users(stack, [(1, "owner@imp.test", "owner", "owner"),
+                      (1, "agent@imp.test", "agent", "agent"),
+                      (2, "owner2@imp.test", "owner", "owner")])
     existing = sql(stack, "SELECT id FROM customers WHERE business_id = 1 "
                           "AND phone = '+972501234567'")
     check(existing, "the demo lead +972501234567 is missing")
     before = sql(stack, "SELECT count(*) FROM customers")
 
     owner = Api(ready["listen"])
-    owner.login("owner@imp.test")
+    owner.login_ok("owner@imp.test", ADMIN_PASSWORD)
     body = {"csv": CSV, "mapping": MAPPING, "dry_run": True,
             "defaults": {"pipeline": "buyer_renter"}}
 
-    st, doc = owner.call("POST", "/api/import", body, csrf=False)
+    st, doc = owner.ask("POST", "/api/import", body, csrf=False)
     check(st == 403 and doc["error"] == "csrf", "no CSRF: %s %s" % (st, doc))
 
     # The preview.
-    st, doc = owner.call("POST", "/api/import", body)
+    st, doc = owner.ask("POST", "/api/import", body)
     check(st == 200 and doc["dry_run"] is True, "preview: %s %s" % (st, doc))
     rows = by_line(doc)
     check(rows[2]["action"] == "skip" and rows[2]["id"] == int(existing) and
@@ -151,7 +97,7 @@ def scenario():
 
     # Commit, skipping existing phones.
     body["dry_run"] = False
-    st, doc = owner.call("POST", "/api/import", body)
+    st, doc = owner.ask("POST", "/api/import", body)
     check(st == 200 and doc["counts"]["create"] == 3, "commit: %s %s" %
           (st, doc))
     check(all(r.get("id") for r in doc["rows"]
@@ -170,7 +116,7 @@ def scenario():
 
     # Again with update: nothing new, the existing lead updated.
     body["on_existing"] = "update"
-    st, doc = owner.call("POST", "/api/import", body)
+    st, doc = owner.ask("POST", "/api/import", body)
     check(st == 200 and doc["counts"]["create"] == 0 and
           doc["counts"]["update"] == 4, "update commit: %s %s" % (st, doc))
     check(sql(stack, "SELECT name FROM customers WHERE id = %s" % existing)
@@ -181,9 +127,9 @@ def scenario():
 
     # Another business imports the same phones: its own rows only.
     other = Api(ready["listen"])
-    other.login("owner2@imp.test")
+    other.login_ok("owner2@imp.test", ADMIN_PASSWORD)
     body["on_existing"] = "skip"
-    st, doc = other.call("POST", "/api/import", body)
+    st, doc = other.ask("POST", "/api/import", body)
     check(st == 200 and doc["counts"]["create"] == 4, "business 2: %s" % doc)
     check(sql(stack, "SELECT count(*) FROM customers WHERE phone = "
                      "'+972501234567'") == "2", "business 2's row missing")
@@ -191,14 +137,14 @@ def scenario():
           == "כהן, דנה", "business 2's import touched business 1")
 
     # The audit log.
-    st, doc = owner.call("GET", "/api/audit")
+    st, doc = owner.ask("GET", "/api/audit")
     check(st == 200 and [r["action"] for r in doc["rows"]].count(
         "import.commit") == 2, "audit: %s %s" % (st, doc))
 
     # Refusals.
     agent = Api(ready["listen"])
-    agent.login("agent@imp.test")
-    st, doc = agent.call("POST", "/api/import", body)
+    agent.login_ok("agent@imp.test", ADMIN_PASSWORD)
+    st, doc = agent.ask("POST", "/api/import", body)
     check(st == 403 and doc["error"] == "forbidden", "agent: %s %s" %
           (st, doc))
     for bad, field in (({"csv": CSV, "mapping": {"phone": "Phone"}},
@@ -213,7 +159,7 @@ def scenario():
                        ({"csv": "טלפון\n" + "".join(
                            "05%08d\n" % i for i in range(2001)),
                          "mapping": {"phone": "טלפון"}}, "csv")):
-        st, doc = owner.call("POST", "/api/import", bad)
+        st, doc = owner.ask("POST", "/api/import", bad)
         check(st == 400 and field in doc.get("fields", {}),
               "%s: %s %s" % (bad.get("mapping"), st, doc))
 

@@ -26,90 +26,23 @@ Why: the web UI's lead, calendar, tasks and users pages are written
 against docs/api.md; this checks the contract end to end, tenants first.
 """
 import datetime
-import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
 import urllib.request
 
 sys.path.insert(0, os.environ["MERKAZIA_E2E_LIB"])
 import e2e  # noqa: E402
 from e2e import check  # noqa: E402
+from api_e2e import (Api, add_business, add_users,  # noqa: E402
+                     msgtool_write, sql, wait_admin)
 
 ADMIN_EMAIL = "admin@merkazia.test"
 ADMIN_PASSWORD = "Admin-pw-%d-secret" % os.getpid()
 OWNER_EMAIL = "owner@records.test"
 AGENT_EMAIL = "agent@records.test"
 OTHER_EMAIL = "owner@other.test"
-
-
-class Api:
-    """A browser: the session cookie and the CSRF token."""
-
-    def __init__(self, listen):
-        self.host, port = listen.rsplit(":", 1)
-        self.port = int(port)
-        self.session = None
-        self.csrf = None
-
-    def call(self, method, path, body=None, csrf=True, headers=None):
-        conn = http.client.HTTPConnection(self.host, self.port,
-                                          timeout=e2e.T(20))
-        h = dict(headers or {})
-        data = None
-        if body is not None:
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            h["Content-Type"] = "application/json"
-        if self.session:
-            h["Cookie"] = "merkazia_session=" + self.session
-        if csrf and self.csrf and method not in ("GET", "HEAD"):
-            h["X-CSRF-Token"] = self.csrf
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        raw = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        conn.close()
-        doc = None
-        if raw and hdrs.get("content-type", "").startswith(
-                "application/json"):
-            doc = json.loads(raw.decode("utf-8"))
-        return r.status, hdrs, doc, raw
-
-    def login(self, email, password):
-        st, h, doc, _ = self.call("POST", "/api/login",
-                                  {"email": email, "password": password})
-        if st == 200:
-            self.session = h["set-cookie"].split(";", 1)[0].split("=", 1)[1]
-            self.csrf = doc["csrf_token"]
-        return st, doc
-
-
-def sql(stack, query):
-    code, out, err = e2e.run(["psql", stack.settings["DATABASE_URL"], "-X",
-                              "-At", "-v", "ON_ERROR_STOP=1", "-c", query])
-    check(code == 0, "psql failed: %s" % err[-300:])
-    return out.strip()
-
-
-def msgtool_write(stack, *writes):
-    env = dict(os.environ)
-    env.update(stack.settings)
-    msgs = [json.dumps({"type": "STORE_WRITE", "job_id": 7000 + i,
-                        "payload": {"kind": k, "key": key, "data": d}},
-                       ensure_ascii=False)
-            for i, (k, key, d) in enumerate(writes)]
-    p = subprocess.run([os.path.join(e2e.BIN, "msgtool"), "send", "-e",
-                        "STORE", "-p", "req", "-t",
-                        str(int(e2e.T(5000)))] + msgs,
-                       env=env, capture_output=True, text=True,
-                       timeout=e2e.T(60), check=False)
-    check(p.returncode == 0, "msgtool: %s" % p.stderr[-300:])
-    for line in p.stdout.splitlines():
-        if line.strip():
-            check(json.loads(line)["type"] == "STORE_ACK",
-                  "write refused: %s" % line)
 
 
 # Every route of docs/api.md but login, with a path that names ids.
@@ -143,18 +76,11 @@ def scenario():
     listen = ready["listen"]
     twilio = stack.settings["TWILIO_API_BASE_URL"]
 
-    sql(stack, "INSERT INTO businesses (id, name) VALUES (2, 'משרד אחר') "
-               "ON CONFLICT DO NOTHING")
-    e2e.wait_for(lambda: sql(stack, "SELECT count(*) FROM users WHERE "
-                                    "role = 'admin'") == "1",
-                 e2e.T(10), "the admin account")
-    for biz, email, role in ((1, OWNER_EMAIL, "owner"),
-                             (1, AGENT_EMAIL, "agent"),
-                             (2, OTHER_EMAIL, "owner")):
-        sql(stack, "INSERT INTO users (business_id, email, name, "
-                   "password_hash, role) SELECT %d, '%s', '%s', "
-                   "password_hash, '%s' FROM users WHERE role = 'admin'" %
-            (biz, email, role, role))
+    add_business(stack)
+    wait_admin(stack)
+    add_users(stack, [(1, OWNER_EMAIL, "owner", "owner"),
+                      (1, AGENT_EMAIL, "agent", "agent"),
+                      (2, OTHER_EMAIL, "owner", "owner")])
     agent_id = int(sql(stack, "SELECT id FROM users WHERE email = '%s'" %
                        AGENT_EMAIL))
 
@@ -188,8 +114,7 @@ def scenario():
         check(st == 401 and doc["error"] == "unauthorized",
               "%s %s without a session: %s %s" % (method, path, st, doc))
     owner = Api(listen)
-    st, doc = owner.login(OWNER_EMAIL, ADMIN_PASSWORD)
-    check(st == 200, "owner login: %s %s" % (st, doc))
+    owner.login_ok(OWNER_EMAIL, ADMIN_PASSWORD)
     for method, path in ROUTES:
         if method == "GET":
             continue
@@ -437,7 +362,7 @@ def scenario():
           doc)
     st, _, doc, _ = newbie.call("GET", "/api/me")
     check(st == 401, "a deactivated user's session: %s" % st)
-    st, _ = newbie.login("new.agent@records.test", one_time)
+    st, _, _ = newbie.login("new.agent@records.test", one_time)
     check(st == 401, "a deactivated user logs in: %s" % st)
     own_id = owner.call("GET", "/api/me")[2]["user"]["id"]
     st, _, doc, _ = owner.call("PATCH", "/api/users/%d" % own_id,

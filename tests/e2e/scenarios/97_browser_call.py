@@ -22,47 +22,22 @@ import sys
 import time
 
 sys.path.insert(0, os.environ["MERKAZIA_E2E_LIB"])
+import browser_e2e  # noqa: E402
 import conv_e2e  # noqa: E402
 import e2e  # noqa: E402
 from e2e import check  # noqa: E402
 
-ADMIN_EMAIL = "admin@merkazia.test"
-PASSWORD = "Browser-pw-%d-secret" % os.getpid()
-OWNER_EMAIL = "owner@shai.test"
-WEB_DIST = os.path.join(e2e.REPO, "web", "dist")
-CHROMIUM = "/usr/bin/chromium"
-
 
 def scenario():
-    if not os.path.exists(CHROMIUM):
-        e2e.say("note: skipped: %s is absent (make deps installs Debian's "
-                "chromium)" % CHROMIUM)
+    if not browser_e2e.can_run():
         return
-    check(os.path.exists(os.path.join(WEB_DIST, "index.html")),
-          "web/dist is not built (make web)")
-    os.environ["MERKAZIA_ADMIN_EMAIL"] = ADMIN_EMAIL
-    os.environ["MERKAZIA_ADMIN_PASSWORD"] = PASSWORD
-    stack = conv_e2e.start(sets=["gateway:MERKAZIA_WEB_DIR=" + WEB_DIST])
-    e2e.wait_for(lambda: conv_e2e.sql(stack, "SELECT count(*) FROM users "
-                                             "WHERE role = 'admin'") == "1",
-                 e2e.T(10), "the admin account")
-    conv_e2e.sql(stack, "INSERT INTO users (business_id, email, name, "
-                        "password_hash, role) SELECT 1, '%s', 'בעלת המשרד', "
-                        "password_hash, 'owner' FROM users WHERE role = "
-                        "'admin'" % OWNER_EMAIL)
+    os.environ.update(browser_e2e.admin_env())
+    stack = conv_e2e.start(
+        sets=["gateway:MERKAZIA_WEB_DIR=" + browser_e2e.WEB_DIST])
+    browser_e2e.add_owner(stack)
 
-    art = os.path.join(e2e.RUN_DIR, "browser")
-    os.makedirs(art, exist_ok=True)
-    benv = dict(os.environ)
-    benv.update({
-        "MERKAZIA_BROWSER_BASE": "http://" + stack.ready["listen"],
-        "MERKAZIA_BROWSER_ARTEFACTS": art,
-        "MERKAZIA_BROWSER_OWNER": OWNER_EMAIL,
-        "MERKAZIA_BROWSER_PASSWORD": PASSWORD,
-        "TMPDIR": art,
-    })
-    node = subprocess.Popen(["node", os.path.join(e2e.REPO, "tests",
-                                                  "browser", "call.mjs")],
+    benv = browser_e2e.node_env(stack.ready["listen"])
+    node = subprocess.Popen(browser_e2e.node_argv("call"),
                             env=benv, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -47,15 +47,8 @@ def scenario():
     call = ho.say_call(stack, "sim-caller-known", "bye", CALLER)
     sid = call["call_sid"]
     marks = [m["name"] for m in call["marks"]]
-    e2e.say("call: result %s, closed by %s (%s), marks %s" %
-            (call["result"], call["closed_by"], call["close_code"],
-             [(m["name"], m["played"]) for m in call["marks"]]))
-    check(call["result"] == "ok", "the call failed: %s %s" %
-          (call["result"], call.get("error")))
-    check(call["closed_by"] == "gateway" and call["close_code"] == 1000,
-          "the gateway did not end the call after the goodbye")
-    check(call["marks_pending"] == 0 and call["marks_cleared"] == 0,
-          "marks pending or cleared: %s" % call["marks"])
+    ho.check_gateway_ended(
+        call, "the gateway did not end the call after the goodbye")
 
     # The sentence was synthesized from the first name.
     want = "שלום דני, טוב לשמוע ממך שוב."

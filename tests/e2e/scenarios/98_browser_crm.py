@@ -24,55 +24,28 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.environ["MERKAZIA_E2E_LIB"])
+import browser_e2e  # noqa: E402
 import e2e  # noqa: E402
+from api_e2e import lit, sql  # noqa: E402
 from e2e import check  # noqa: E402
 
-ADMIN_EMAIL = "admin@merkazia.test"
-PASSWORD = "Browser-pw-%d-secret" % os.getpid()
-OWNER_EMAIL = "owner@shai.test"
 AGENT_EMAIL = "agent@shai.test"
-WEB_DIST = os.path.join(e2e.REPO, "web", "dist")
-CHROMIUM = "/usr/bin/chromium"
 MARKUP_SID = "CAbrowsermarkup0001"
 MARKUP = '<img src=x onerror="window.__injected=1"><b class="injected">שלום</b>'
 
 
-def sql(stack, query):
-    code, out, err = e2e.run(["psql", stack.settings["DATABASE_URL"], "-X",
-                              "-At", "-v", "ON_ERROR_STOP=1", "-c", query])
-    check(code == 0, "psql failed: %s" % err[-300:])
-    return out.strip()
-
-
-def lit(s):
-    return "'" + s.replace("'", "''") + "'"
-
-
 def scenario():
-    if not os.path.exists(CHROMIUM):
-        e2e.say("note: skipped: %s is absent (make deps installs Debian's "
-                "chromium)" % CHROMIUM)
+    if not browser_e2e.can_run():
         return
-    check(os.path.exists(os.path.join(WEB_DIST, "index.html")),
-          "web/dist is not built (make web)")
     env = dict(os.environ)
-    env["MERKAZIA_ADMIN_EMAIL"] = ADMIN_EMAIL
-    env["MERKAZIA_ADMIN_PASSWORD"] = PASSWORD
+    env.update(browser_e2e.admin_env())
     stack = e2e.Stack("--only", "crm-store,gateway", "--no-standins",
                       "--set", "crm-store:MERKAZIA_STORE_DEMO=1",
-                      "--set", "gateway:MERKAZIA_WEB_DIR=" + WEB_DIST,
-                      env=env)
+                      "--set", "gateway:MERKAZIA_WEB_DIR=" +
+                      browser_e2e.WEB_DIST, env=env)
     ready = stack.start()
 
-    e2e.wait_for(lambda: sql(stack, "SELECT count(*) FROM users WHERE "
-                                    "role = 'admin'") == "1",
-                 e2e.T(10), "the admin account")
-    for email, name, role in ((OWNER_EMAIL, "בעלת המשרד", "owner"),
-                              (AGENT_EMAIL, "סוכן שטח", "agent")):
-        sql(stack, "INSERT INTO users (business_id, email, name, "
-                   "password_hash, role) SELECT 1, %s, %s, password_hash, "
-                   "%s FROM users WHERE role = 'admin'" %
-                   (lit(email), lit(name), lit(role)))
+    browser_e2e.add_owner(stack, [(1, AGENT_EMAIL, "סוכן שטח", "agent")])
     sql(stack, "INSERT INTO calls (call_sid, business_id, from_number, "
                "to_number, status, started_at, ended_at, duration_s) VALUES "
                "(%s, 1, '+972501234567', '+97235550100', 'completed', "
@@ -82,23 +55,12 @@ def scenario():
                "start_ms, end_ms) VALUES (%s, 0, 'caller', %s, 0, 1500)" %
                (lit(MARKUP_SID), lit(MARKUP)))
 
-    art = os.path.join(e2e.RUN_DIR, "browser")
-    os.makedirs(art, exist_ok=True)
-    benv = dict(os.environ)
-    benv.update({
-        "MERKAZIA_BROWSER_BASE": "http://" + ready["listen"],
-        "MERKAZIA_BROWSER_ARTEFACTS": art,
-        "MERKAZIA_BROWSER_OWNER": OWNER_EMAIL,
+    benv = browser_e2e.node_env(ready["listen"], {
         "MERKAZIA_BROWSER_AGENT": AGENT_EMAIL,
-        "MERKAZIA_BROWSER_PASSWORD": PASSWORD,
         "MERKAZIA_BROWSER_MARKUP_CALL": MARKUP_SID,
-        # Chromium's profile and Playwright's temporary files stay in the
-        # run directory, so nothing is left in /tmp.
-        "TMPDIR": art,
     })
-    p = subprocess.run(["node", os.path.join(e2e.REPO, "tests", "browser",
-                                             "crm.mjs")],
-                       env=benv, stdin=subprocess.DEVNULL,
+    p = subprocess.run(browser_e2e.node_argv("crm"), env=benv,
+                       stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=e2e.T(88), check=False)
     out = p.stdout.decode("utf-8", "replace")

@@ -32,12 +32,8 @@ def scenario():
     # 1. end_call.
     bye = ho.say_call(stack, "sim-caller-bye", "bye", "+972527770022")
     sid = bye["call_sid"]
-    check(bye["result"] == "ok", "the bye call failed: %s %s" %
-          (bye["result"], bye.get("error")))
-    check(bye["closed_by"] == "gateway" and bye["close_code"] == 1000,
-          "the gateway did not end the call after the goodbye")
-    check(bye["marks_pending"] == 0 and bye["marks_cleared"] == 0,
-          "marks pending or cleared: %s" % bye["marks"])
+    ho.check_gateway_ended(
+        bye, "the gateway did not end the call after the goodbye")
     row = ho.call_row(stack, sid, "completed")
     check(row["duration_s"] is not None and row["ended_at"],
           "the ended call has no duration or end: %s" % row)

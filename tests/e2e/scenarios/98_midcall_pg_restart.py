@@ -43,11 +43,7 @@ def spool_bytes(stack):
 
 def scenario():
     stack = conv_e2e.start()
-    bg = fault_e2e.Call(stack, "sim-caller-pg-restart",
-                         "--pause-ms", "1500")
-    sid = bg.wait_sid()
-    fault_e2e.wait_turns(stack, sid, 2)
-    before = fault_e2e.turn_count(stack, sid)
+    bg, sid, before = fault_e2e.call_begun(stack, "sim-caller-pg-restart")
     t0 = time.monotonic()
     fault_e2e.pg_stop(stack)
     e2e.say("PostgreSQL stopped with %d turn rows of the call written" %
@@ -56,12 +52,7 @@ def scenario():
     fault_e2e.pg_start(stack)
     e2e.delay("PostgreSQL away (stop to started again)",
               time.monotonic() - t0)
-    call = bg.join()
-    check(isinstance(call, dict), "sim-caller printed several lines")
-    rows = fault_e2e.check_conversation(stack, call)
-    check(rows["call"]["status"] == "completed", "call not completed")
-    after = fault_e2e.turn_count(stack, sid)
-    check(after > before, "no turn was written after the restart")
+    _, after = fault_e2e.call_finished(stack, bg, sid, before, "restart")
     e2e.wait_for(lambda: spool_bytes(stack) == 0, T(20),
                  "crm-store's spool to be applied (%d bytes left)" %
                  spool_bytes(stack))

@@ -41,11 +41,7 @@ def wall(ts):
 
 def scenario():
     stack = conv_e2e.start()
-    bg = fault_e2e.Call(stack, "sim-caller-store-kill",
-                         "--pause-ms", "1500")
-    sid = bg.wait_sid()
-    fault_e2e.wait_turns(stack, sid, 2)
-    before = fault_e2e.turn_count(stack, sid)
+    bg, sid, before = fault_e2e.call_begun(stack, "sim-caller-store-kill")
     w_kill = time.time()
     t_kill = stack.kill("crm-store", signal.SIGKILL)
     e2e.say("crm-store killed with %d turn rows of the call written" %
@@ -56,12 +52,7 @@ def scenario():
     e2e.delay("crm-store down (kill to READY=1 of the new one)",
               time.monotonic() - t_kill)
     e2e.delay("crm-store restart to READY=1", took)
-    call = bg.join()
-    check(isinstance(call, dict), "sim-caller printed several lines")
-    rows = fault_e2e.check_conversation(stack, call)
-    check(rows["call"]["status"] == "completed", "call not completed")
-    after = fault_e2e.turn_count(stack, sid)
-    check(after > before, "no turn was written after the kill")
+    _, after = fault_e2e.call_finished(stack, bg, sid, before, "kill")
     # A turn ended (so its row was written) while crm-store was dead.
     ended = [l for l in stack.log("gateway") if l.get("call_sid") == sid and
              (l.get("msg") or "").startswith(("caller said", "agent said"))

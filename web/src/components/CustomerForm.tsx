@@ -8,6 +8,7 @@ import { ApiError } from '../api/client';
 import { STAGES, type Customer, type CustomerInput, type DealType, type Pipeline } from '../api/types';
 import { he } from '../he';
 import { formatPhone, toE164 } from '../lib/format';
+import { useAction } from '../lib/useAction';
 import { errorText } from './States';
 
 const DEAL_TYPES: DealType[] = ['buy', 'rent', 'sell', 'let'];
@@ -61,8 +62,7 @@ export function CustomerForm({ initial, onSubmit, onCancel }: CustomerFormProps)
     need_mamad: triValue(initial?.need_mamad),
     need_balcony: triValue(initial?.need_balcony),
   });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [phoneError, setPhoneError] = useState(false);
   const set = (k: keyof typeof v) => (e: { target: { value: string } }) => setV((o) => ({ ...o, [k]: e.target.value }));
 
@@ -96,15 +96,9 @@ export function CustomerForm({ initial, onSubmit, onCancel }: CustomerFormProps)
       input.source = 'web';
     }
     setPhoneError(false);
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await onSubmit(input);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const f = he.customer.field;

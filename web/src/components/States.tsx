@@ -51,6 +51,26 @@ export function errorText(e: unknown): string {
   return he.errors.generic;
 }
 
+/** What went wrong with the user's last action, in one line; nothing while error is null. */
+export function ActionError({ error, className }: { error: unknown; className?: string }) {
+  if (error === null) return null;
+  return (
+    <p role="alert" className={className ? `${className} text-danger` : 'text-danger'}>
+      {errorText(error)}
+    </p>
+  );
+}
+
+/**
+ * A loaded screen's body: the load's error with a retry, a skeleton while
+ * the first answer is coming, else children.
+ */
+export function Loaded({ q, rows = 3, children }: { q: { data: unknown; error: unknown; loading: boolean; reload: () => void }; rows?: number; children: ReactNode }) {
+  if (q.error) return <ErrorState error={q.error} onRetry={q.reload} />;
+  if (q.loading && !q.data) return <Loading rows={rows} />;
+  return <>{children}</>;
+}
+
 export function ErrorState({ error, onRetry, what = he.errors.load }: { error: unknown; onRetry?: () => void; what?: string }) {
   return (
     <div role="alert" data-testid="error" className="m-4 flex flex-wrap items-center gap-3 rounded border border-danger/40 bg-danger/5 p-4 text-danger">

@@ -6,33 +6,24 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import { ApiError, api, setBusinessScope, setUnauthorizedHandler } from '../api/client';
 import type { Me, Permission, Role } from '../api/types';
 
+/** An owner's permissions: everything within the business. */
+const OWNER_PERMISSIONS: readonly Permission[] = [
+  'calls.read',
+  'customers.read',
+  'customers.write',
+  'customers.assign',
+  'customers.export',
+  'customers.import',
+  'users.manage',
+  'audit.read',
+  'settings.read',
+  'settings.write',
+];
+
 /** What each role may do when the server sends no list (docs/api.md). */
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
-  admin: [
-    'calls.read',
-    'customers.read',
-    'customers.write',
-    'customers.assign',
-    'customers.export',
-    'customers.import',
-    'users.manage',
-    'audit.read',
-    'settings.read',
-    'settings.write',
-    'businesses.all',
-  ],
-  owner: [
-    'calls.read',
-    'customers.read',
-    'customers.write',
-    'customers.assign',
-    'customers.export',
-    'customers.import',
-    'users.manage',
-    'audit.read',
-    'settings.read',
-    'settings.write',
-  ],
+  admin: [...OWNER_PERMISSIONS, 'businesses.all'],
+  owner: OWNER_PERMISSIONS,
   agent: ['calls.read', 'customers.read', 'customers.write', 'settings.read'],
 };
 

@@ -9,10 +9,11 @@ import { api } from '../api/client';
 import type { AppointmentRow, AppointmentStatus } from '../api/types';
 import { APPOINTMENT_STATUSES } from '../api/types';
 import { Auto, Ltr, Phone } from '../components/Ltr';
-import { Empty, ErrorState, Loading, errorText } from '../components/States';
+import { ActionError, Empty, Loaded } from '../components/States';
 import { he } from '../he';
 import { useEvent } from '../lib/events';
 import { formatDate, formatTime } from '../lib/format';
+import { useAction } from '../lib/useAction';
 import { useAsync } from '../lib/useAsync';
 import { addDays, jerusalemDate, toIsoLocal, weekDates, weekStart, weekday } from '../lib/week';
 
@@ -45,15 +46,12 @@ function NewAppointment({ onCreated }: { onCreated: (a: AppointmentRow) => void 
   const [time, setTime] = useState('10:00');
   const [address, setAddress] = useState('');
   const [notes, setNotes] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!customerId || !date) return;
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const r = await api.createAppointment({
         customer_id: Number(customerId),
         starts_at: time ? toIsoLocal(date, time) : date,
@@ -62,15 +60,11 @@ function NewAppointment({ onCreated }: { onCreated: (a: AppointmentRow) => void 
         status: 'confirmed',
       });
       onCreated(r.appointment);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <form className="card grid gap-3 p-4 sm:grid-cols-2" onSubmit={(e) => void submit(e)} data-testid="appointment-form">
+    <form className="card grid gap-3 p-4 sm:grid-cols-2" onSubmit={submit} data-testid="appointment-form">
       <label className="flex flex-col gap-1">
         <span className="label">{A.customer}</span>
         <select className="input" value={customerId} onChange={(e) => setCustomerId(e.target.value)} required data-testid="ap-customer">
@@ -98,11 +92,7 @@ function NewAppointment({ onCreated }: { onCreated: (a: AppointmentRow) => void 
         <span className="label">{A.notes}</span>
         <textarea className="input plaintext" dir="auto" rows={2} value={notes} onChange={(e) => setNotes(e.target.value)} data-testid="ap-notes" />
       </label>
-      {error !== null && (
-        <p role="alert" className="text-danger sm:col-span-2">
-          {errorText(error)}
-        </p>
-      )}
+      <ActionError error={error} className="sm:col-span-2" />
       <button type="submit" className="btn btn-primary self-start" disabled={busy || !customerId} data-testid="ap-submit">
         {busy ? he.common.saving : he.common.create}
       </button>
@@ -213,72 +203,66 @@ export function Appointments() {
           }}
         />
       )}
-      {updateError !== null && (
-        <p role="alert" className="text-danger">
-          {errorText(updateError)}
-        </p>
-      )}
-      {q.error ? (
-        <ErrorState error={q.error} onRetry={q.reload} />
-      ) : q.loading && !q.data ? (
-        <Loading rows={3} />
-      ) : view === 'week' ? (
-        <div className="grid grid-cols-1 gap-2 md:grid-cols-7" data-testid="calendar">
-          {dates.map((d) => (
-            <section
-              key={d}
-              className={`card flex min-h-32 flex-col gap-2 p-2 ${d === today ? 'border-primary' : ''}`}
-              data-testid="calendar-day"
-              data-weekday={weekday(d)}
-              data-date={d}
-              aria-label={`${dayName(d)} ${d}`}
-            >
-              <h2 className="flex items-baseline justify-between text-sm">
-                <span>{dayName(d)}</span>
-                <Ltr className="text-xs text-subtle">{formatDate(`${d}T12:00:00Z`)}</Ltr>
-              </h2>
-              <ol className="flex flex-col gap-1">
-                {(days.get(d) ?? []).map((a) => (
-                  <li key={a.id} className="rounded bg-primary/10 p-1 text-xs" data-testid="calendar-event" data-status={a.status}>
-                    <Ltr className="font-medium tabular-nums">{formatTime(a.starts_at)}</Ltr> <Who a={a} />
-                    {a.address && <Auto className="block text-subtle">{a.address}</Auto>}
-                    <span className="block text-subtle">{A.statusName[a.status]}</span>
-                  </li>
-                ))}
-              </ol>
-            </section>
-          ))}
-        </div>
-      ) : rows.length === 0 ? (
-        <Empty>{A.empty}</Empty>
-      ) : (
-        <table className="card w-full text-sm" data-testid="appointments-table">
-          <thead className="bg-muted">
-            <tr>
-              <th className="p-2 text-start">{A.when}</th>
-              <th className="p-2 text-start">{A.customer}</th>
-              <th className="p-2 text-start">{A.address}</th>
-              <th className="p-2 text-start">{A.status}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((a) => (
-              <tr key={a.id} className="border-t border-border" data-testid="row" data-row-id={a.id}>
-                <td className="p-2">
-                  <Ltr className="tabular-nums">{`${formatDate(a.starts_at)} ${formatTime(a.starts_at)}`}</Ltr>
-                </td>
-                <td className="p-2">
-                  <Who a={a} />
-                </td>
-                <td className="p-2">{a.address && <Auto>{a.address}</Auto>}</td>
-                <td className="p-2">
-                  <StatusSelect a={a} onChange={(s) => void setStatus(a, s)} />
-                </td>
-              </tr>
+      <ActionError error={updateError} />
+      <Loaded q={q}>
+        {view === 'week' ? (
+          <div className="grid grid-cols-1 gap-2 md:grid-cols-7" data-testid="calendar">
+            {dates.map((d) => (
+              <section
+                key={d}
+                className={`card flex min-h-32 flex-col gap-2 p-2 ${d === today ? 'border-primary' : ''}`}
+                data-testid="calendar-day"
+                data-weekday={weekday(d)}
+                data-date={d}
+                aria-label={`${dayName(d)} ${d}`}
+              >
+                <h2 className="flex items-baseline justify-between text-sm">
+                  <span>{dayName(d)}</span>
+                  <Ltr className="text-xs text-subtle">{formatDate(`${d}T12:00:00Z`)}</Ltr>
+                </h2>
+                <ol className="flex flex-col gap-1">
+                  {(days.get(d) ?? []).map((a) => (
+                    <li key={a.id} className="rounded bg-primary/10 p-1 text-xs" data-testid="calendar-event" data-status={a.status}>
+                      <Ltr className="font-medium tabular-nums">{formatTime(a.starts_at)}</Ltr> <Who a={a} />
+                      {a.address && <Auto className="block text-subtle">{a.address}</Auto>}
+                      <span className="block text-subtle">{A.statusName[a.status]}</span>
+                    </li>
+                  ))}
+                </ol>
+              </section>
             ))}
-          </tbody>
-        </table>
-      )}
+          </div>
+        ) : rows.length === 0 ? (
+          <Empty>{A.empty}</Empty>
+        ) : (
+          <table className="card w-full text-sm" data-testid="appointments-table">
+            <thead className="bg-muted">
+              <tr>
+                <th className="p-2 text-start">{A.when}</th>
+                <th className="p-2 text-start">{A.customer}</th>
+                <th className="p-2 text-start">{A.address}</th>
+                <th className="p-2 text-start">{A.status}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((a) => (
+                <tr key={a.id} className="border-t border-border" data-testid="row" data-row-id={a.id}>
+                  <td className="p-2">
+                    <Ltr className="tabular-nums">{`${formatDate(a.starts_at)} ${formatTime(a.starts_at)}`}</Ltr>
+                  </td>
+                  <td className="p-2">
+                    <Who a={a} />
+                  </td>
+                  <td className="p-2">{a.address && <Auto>{a.address}</Auto>}</td>
+                  <td className="p-2">
+                    <StatusSelect a={a} onChange={(s) => void setStatus(a, s)} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Loaded>
       {(q.data?.unscheduled.length ?? 0) > 0 && (
         <section className="flex flex-col gap-2" data-testid="unscheduled">
           <h2>{A.unscheduled}</h2>

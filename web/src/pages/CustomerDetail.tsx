@@ -16,6 +16,7 @@ import { he } from '../he';
 import { useAuth } from '../lib/auth';
 import { useEvent } from '../lib/events';
 import { formatBudget, formatDateTime, formatDuration, formatLong, formatRooms } from '../lib/format';
+import { useAction } from '../lib/useAction';
 import { useAsync } from '../lib/useAsync';
 import { toIsoLocal } from '../lib/week';
 
@@ -193,25 +194,18 @@ function Composer({ customerId, onAdded }: { customerId: number; onAdded: () => 
   const [kind, setKind] = useState<'note' | 'task'>('note');
   const [text, setText] = useState('');
   const [due, setDue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!text.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       if (kind === 'note') await api.addNote(customerId, text.trim());
       // The picker's wall-clock time is Israel's, whatever the browser's zone.
       else await api.addTask(customerId, text.trim(), due ? toIsoLocal(due.slice(0, 10), due.slice(11, 16)) : null);
       setText('');
       setDue('');
       onAdded();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form onSubmit={submit} className="flex flex-col gap-2" data-testid="composer">

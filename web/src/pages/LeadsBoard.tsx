@@ -10,7 +10,7 @@ import { Link, useSearch, useLocation } from 'wouter';
 import { api } from '../api/client';
 import type { Customer, Pipeline, Stage } from '../api/types';
 import { Auto, Money, Phone } from '../components/Ltr';
-import { ErrorState, Loading, errorText } from '../components/States';
+import { Loaded, errorText } from '../components/States';
 import { he } from '../he';
 import { useAuth } from '../lib/auth';
 import { IDLE_DAYS_DEFAULT, groupByStage, idleDays, keyMove } from '../lib/board';
@@ -197,11 +197,7 @@ export function LeadsBoard() {
           {he.board.moveFailed} {errorText(moveError)}
         </p>
       )}
-      {q.error ? (
-        <ErrorState error={q.error} onRetry={q.reload} />
-      ) : q.loading && !q.data ? (
-        <Loading rows={3} />
-      ) : (
+      <Loaded q={q}>
         <div className="flex gap-3 overflow-x-auto pb-2" data-testid={`kanban-${pipeline}`}>
           {columns.map((col) => (
             <section
@@ -237,7 +233,7 @@ export function LeadsBoard() {
             </section>
           ))}
         </div>
-      )}
+      </Loaded>
     </section>
   );
 }

@@ -6,11 +6,22 @@ import { useLocation, useSearch } from 'wouter';
 import { ApiError, api } from '../api/client';
 import { he } from '../he';
 import { useAuth } from '../lib/auth';
+import { useAction } from '../lib/useAction';
 
 /** Where to go after login: a same-site path from ?next=, else "/". */
 export function safeNext(search: string): string {
   const next = new URLSearchParams(search).get('next') ?? '/';
   return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/';
+}
+
+/** One generic sentence for a wrong pair; the rate limit's wait in minutes. */
+function loginErrorText(err: unknown): string {
+  if (err instanceof ApiError && err.status === 429) {
+    const secs = err.body?.retry_after ?? 60;
+    return he.login.rateLimited(Math.max(1, Math.ceil(secs / 60)));
+  }
+  if (err instanceof ApiError && (err.status === 401 || err.status === 400)) return he.login.failed;
+  return he.login.error;
 }
 
 export function Login() {
@@ -19,28 +30,15 @@ export function Login() {
   const [, navigate] = useLocation();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await api.login(email.trim(), password);
       await refresh();
       navigate(safeNext(search), { replace: true });
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 429) {
-        const secs = err.body?.retry_after ?? 60;
-        setError(he.login.rateLimited(Math.max(1, Math.ceil(secs / 60))));
-      } else if (err instanceof ApiError && (err.status === 401 || err.status === 400)) {
-        setError(he.login.failed);
-      } else {
-        setError(he.login.error);
-      }
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -82,9 +80,9 @@ export function Login() {
             data-testid="login-password"
           />
         </div>
-        {error && (
+        {error !== null && (
           <p role="alert" className="text-sm text-danger" data-testid="login-error">
-            {error}
+            {loginErrorText(error)}
           </p>
         )}
         <button type="submit" className="btn btn-primary" disabled={busy || email === '' || password === ''} data-testid="login-submit">

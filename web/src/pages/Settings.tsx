@@ -11,6 +11,7 @@ import { ErrorState, Loading, errorText } from '../components/States';
 import { he } from '../he';
 import { useAuth } from '../lib/auth';
 import { formatNumber, formatPhone, toE164 } from '../lib/format';
+import { useAction } from '../lib/useAction';
 import { useAsync } from '../lib/useAsync';
 
 /** Google Cloud TTS Hebrew voices (he-IL). */
@@ -114,8 +115,7 @@ export function Settings() {
   const readOnly = !can('settings.write');
   const q = useAsync((signal) => api.settings({ signal }), []);
   const [draft, setDraft] = useState<Draft | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const [phoneError, setPhoneError] = useState(false);
   const [saved, setSaved] = useState(false);
 
@@ -146,18 +146,12 @@ export function Settings() {
       return;
     }
     setPhoneError(false);
-    setBusy(true);
-    setError(null);
     setSaved(false);
-    try {
+    await run(async () => {
       const r = await api.updateSettings(patch);
       q.setData(() => r);
       setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const set = <K extends keyof Draft>(k: K, v: Draft[K]) => {
     setSaved(false);

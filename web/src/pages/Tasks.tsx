@@ -8,11 +8,12 @@ import { Link, useLocation, useSearch } from 'wouter';
 import { api } from '../api/client';
 import type { TaskRow, UserRow } from '../api/types';
 import { Auto, Ltr } from '../components/Ltr';
-import { Empty, ErrorState, Loading, errorText } from '../components/States';
+import { ActionError, Empty, Loaded } from '../components/States';
 import { he } from '../he';
 import { useAuth } from '../lib/auth';
 import { useEvent } from '../lib/events';
 import { formatDateTime } from '../lib/format';
+import { useAction } from '../lib/useAction';
 import { useAsync } from '../lib/useAsync';
 import { toIsoLocal } from '../lib/week';
 
@@ -50,15 +51,12 @@ export function TaskForm({ customerId, onCreated }: { customerId?: number; onCre
   const [date, setDate] = useState('');
   const [time, setTime] = useState('');
   const [assignee, setAssignee] = useState(() => String(me?.user.id ?? ''));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!title.trim()) return;
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const r = await api.createTask({
         title: title.trim(),
         due_at: date ? (time ? toIsoLocal(date, time) : date) : null,
@@ -67,15 +65,11 @@ export function TaskForm({ customerId, onCreated }: { customerId?: number; onCre
       });
       setTitle('');
       onCreated(r.task);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <form className="card flex flex-wrap items-end gap-3 p-4" onSubmit={(e) => void submit(e)} data-testid="task-form">
+    <form className="card flex flex-wrap items-end gap-3 p-4" onSubmit={submit} data-testid="task-form">
       <label className="flex min-w-60 flex-1 flex-col gap-1">
         <span className="label">{TT.taskTitle}</span>
         <input className="input" dir="auto" maxLength={500} value={title} onChange={(e) => setTitle(e.target.value)} required data-testid="task-title" />
@@ -102,11 +96,7 @@ export function TaskForm({ customerId, onCreated }: { customerId?: number; onCre
       <button type="submit" className="btn btn-primary" disabled={busy || !title.trim()} data-testid="task-submit">
         {busy ? he.common.saving : TT.newTask}
       </button>
-      {error !== null && (
-        <p role="alert" className="w-full text-danger">
-          {errorText(error)}
-        </p>
-      )}
+      <ActionError error={error} className="w-full" />
     </form>
   );
 }
@@ -153,47 +143,41 @@ export function Tasks() {
           </button>
         ))}
       </div>
-      {error !== null && (
-        <p role="alert" className="text-danger">
-          {errorText(error)}
-        </p>
-      )}
-      {q.error ? (
-        <ErrorState error={q.error} onRetry={q.reload} />
-      ) : q.loading && !q.data ? (
-        <Loading rows={3} />
-      ) : rows.length === 0 ? (
-        <Empty>{TT.empty}</Empty>
-      ) : (
-        <ul className="card divide-y divide-border" data-testid="tasks-list">
-          {rows.map((t) => {
-            const late = isOverdue(t, now);
-            return (
-              <li key={t.id} className="flex flex-wrap items-center gap-3 p-3" data-testid="task" data-id={t.id} data-overdue={late ? 'true' : undefined}>
-                <input type="checkbox" checked={t.done} onChange={(e) => void setDone(t, e.target.checked)} aria-label={TT.done} data-testid="task-done" />
-                <span dir="auto" className={t.done ? 'text-subtle line-through' : ''}>
-                  {t.title}
-                </span>
-                {t.suggested && <span className="rounded-full bg-primary/10 px-2 text-xs text-primary">{TT.suggested}</span>}
-                {late && (
-                  <span className="rounded-full bg-danger/10 px-2 text-xs text-danger" data-testid="overdue-flag">
-                    {TT.overdueBadge}
+      <ActionError error={error} />
+      <Loaded q={q}>
+        {rows.length === 0 ? (
+          <Empty>{TT.empty}</Empty>
+        ) : (
+          <ul className="card divide-y divide-border" data-testid="tasks-list">
+            {rows.map((t) => {
+              const late = isOverdue(t, now);
+              return (
+                <li key={t.id} className="flex flex-wrap items-center gap-3 p-3" data-testid="task" data-id={t.id} data-overdue={late ? 'true' : undefined}>
+                  <input type="checkbox" checked={t.done} onChange={(e) => void setDone(t, e.target.checked)} aria-label={TT.done} data-testid="task-done" />
+                  <span dir="auto" className={t.done ? 'text-subtle line-through' : ''}>
+                    {t.title}
                   </span>
-                )}
-                {t.customer_id && (
-                  <Link href={`/customers/${t.customer_id}`} className="text-sm text-primary hover:underline">
-                    {t.customer_name ? <Auto>{t.customer_name}</Auto> : TT.customer}
-                  </Link>
-                )}
-                <span className="ms-auto flex items-center gap-3 text-sm text-subtle">
-                  {t.assignee_name && <Auto>{t.assignee_name}</Auto>}
-                  {t.due_at && <Ltr className="tabular-nums">{formatDateTime(t.due_at)}</Ltr>}
-                </span>
-              </li>
-            );
-          })}
-        </ul>
-      )}
+                  {t.suggested && <span className="rounded-full bg-primary/10 px-2 text-xs text-primary">{TT.suggested}</span>}
+                  {late && (
+                    <span className="rounded-full bg-danger/10 px-2 text-xs text-danger" data-testid="overdue-flag">
+                      {TT.overdueBadge}
+                    </span>
+                  )}
+                  {t.customer_id && (
+                    <Link href={`/customers/${t.customer_id}`} className="text-sm text-primary hover:underline">
+                      {t.customer_name ? <Auto>{t.customer_name}</Auto> : TT.customer}
+                    </Link>
+                  )}
+                  <span className="ms-auto flex items-center gap-3 text-sm text-subtle">
+                    {t.assignee_name && <Auto>{t.assignee_name}</Auto>}
+                    {t.due_at && <Ltr className="tabular-nums">{formatDateTime(t.due_at)}</Ltr>}
+                  </span>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </Loaded>
     </section>
   );
 }

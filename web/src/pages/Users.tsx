@@ -7,10 +7,11 @@ import type { FormEvent } from 'react';
 import { ApiError, api } from '../api/client';
 import type { UserRow } from '../api/types';
 import { Auto, Email, Ltr } from '../components/Ltr';
-import { ErrorState, Loading, errorText } from '../components/States';
+import { ActionError, Loaded, errorText } from '../components/States';
 import { he } from '../he';
 import { useAuth } from '../lib/auth';
 import { formatDateTime } from '../lib/format';
+import { useAction } from '../lib/useAction';
 import { useAsync } from '../lib/useAsync';
 
 const U = he.users;
@@ -20,27 +21,20 @@ function NewUser({ onCreated }: { onCreated: (u: UserRow, password: string) => v
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
   const [role, setRole] = useState<EditableRole>('agent');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const r = await api.createUser({ email: email.trim(), name: name.trim(), role });
       setEmail('');
       setName('');
       onCreated(r.user, r.password);
-    } catch (err) {
-      setError(err instanceof ApiError && err.code === 'conflict' ? U.emailTaken : errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
-    <form className="card flex flex-wrap items-end gap-3 p-4" onSubmit={(e) => void submit(e)} data-testid="user-form">
+    <form className="card flex flex-wrap items-end gap-3 p-4" onSubmit={submit} data-testid="user-form">
       <label className="flex flex-col gap-1">
         <span className="label">{U.email}</span>
         <input className="input text-end" type="email" dir="ltr" required value={email} onChange={(e) => setEmail(e.target.value)} data-testid="user-email" />
@@ -59,9 +53,9 @@ function NewUser({ onCreated }: { onCreated: (u: UserRow, password: string) => v
       <button type="submit" className="btn btn-primary" disabled={busy} data-testid="user-submit">
         {busy ? he.common.saving : U.newUser}
       </button>
-      {error && (
+      {error !== null && (
         <p role="alert" className="w-full text-danger">
-          {error}
+          {error instanceof ApiError && error.code === 'conflict' ? U.emailTaken : errorText(error)}
         </p>
       )}
     </form>
@@ -108,16 +102,8 @@ export function Users() {
           </button>
         </div>
       )}
-      {error !== null && (
-        <p role="alert" className="text-danger">
-          {errorText(error)}
-        </p>
-      )}
-      {q.error ? (
-        <ErrorState error={q.error} onRetry={q.reload} />
-      ) : q.loading && !q.data ? (
-        <Loading rows={3} />
-      ) : (
+      <ActionError error={error} />
+      <Loaded q={q}>
         <table className="card w-full text-sm" data-testid="users-table">
           <thead className="bg-muted">
             <tr>
@@ -165,7 +151,7 @@ export function Users() {
             })}
           </tbody>
         </table>
-      )}
+      </Loaded>
     </section>
   );
 }
