@@ -17,6 +17,14 @@ What it gives a stand-in program (tools/fake-openai, tools/fake-google):
     records every request, applies injected faults and latency, then calls
     the route the subclass lists in ROUTES. Subclasses shape errors the way
     their provider does (error_body) and add provider headers.
+  * Timings on CLOCK_MONOTONIC (seconds, the clock time.monotonic() and
+    clock_gettime(CLOCK_MONOTONIC) share machine-wide), in every record:
+    t_arrived (the request line read), t_done (the answer's last byte
+    written; null while in progress), and where a stand-in notes them,
+    more (fake-openai chat streams: t_first_content, t_first_sentence).
+    --latency-ms counts from t_arrived: the route's own work runs inside
+    it and only the rest is slept, so a stand-in keeps to its setting
+    while its work is shorter than the setting.
   * The control endpoint under /_standin/ (never recorded, never faulted):
       GET    /_standin/health          {"ok": true, "name": ...}
       GET    /_standin/requests        {"requests": [...]} (?path= filter;
@@ -217,6 +225,7 @@ class State:
             self.seq += 1
             doc["seq"] = self.seq
             doc["status"] = None
+            doc["t_done"] = None
             self.records.append(doc)
             if len(self.records) > MAX_RECORDS:
                 del self.records[:len(self.records) - MAX_RECORDS]
@@ -269,18 +278,30 @@ class Handler(BaseHTTPRequestHandler):
 
     # ----- plumbing ----------------------------------------------------
 
+    def parse_request(self):
+        # The request line has just been read: the request's arrival.
+        self.t_arrived = time.monotonic()
+        return super().parse_request()
+
+    def mark(self, key):
+        """Note now (CLOCK_MONOTONIC seconds) as rec[key], once."""
+        if key not in self.rec:
+            self.rec[key] = round(time.monotonic(), 6)
+
     def log_message(self, fmt, *args):  # BaseHTTPRequestHandler's access log
         self.log.debug("http: " + (fmt % args))
 
     def _dispatch(self):
-        self.t0 = time.monotonic()
+        self.t0 = getattr(self, "t_arrived", None) or time.monotonic()
+        self.t_done = None
+        self.deadline = None
         url = urllib.parse.urlsplit(self.path)
         self.url_path = url.path
         self.query = urllib.parse.parse_qs(url.query)
         self.status_sent = None
         self.fault = None
         self.rec = {"ts": now_iso(), "method": self.command,
-                    "path": self.url_path}
+                    "path": self.url_path, "t_arrived": round(self.t0, 6)}
         if url.query:
             self.rec["query"] = summarize(
                 {k: v[0] if len(v) == 1 else v
@@ -314,7 +335,11 @@ class Handler(BaseHTTPRequestHandler):
                                            "Unknown path %s" % self.url_path)
                 self.rec.setdefault("outcome", "no route")
                 return
-            self.delay_ms(self.state.config.get("latency_ms", 0))
+            # latency_ms counts from the arrival: the route's own work
+            # (matching audio, rendering speech) runs inside it, and the
+            # answer's first byte waits for the rest (send_*, below).
+            self.deadline = self.t0 + float(
+                self.state.config.get("latency_ms", 0) or 0) / 1000.0
             fault = self.state.take_fault(self.url_path)
             if fault is not None:
                 self.rec["fault"] = fault.mode
@@ -333,7 +358,9 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if not self.url_path.startswith("/_standin"):
                 self.rec["status"] = self.status_sent
-                self.rec["ms"] = round((time.monotonic() - self.t0) * 1000, 1)
+                done = self.t_done or time.monotonic()
+                self.rec["t_done"] = round(done, 6)
+                self.rec["ms"] = round((done - self.t0) * 1000, 1)
                 self.state.record(self.rec)
                 self.log.info("%s %s -> %s" % (self.command, self.url_path,
                                               self.status_sent),
@@ -410,6 +437,20 @@ class Handler(BaseHTTPRequestHandler):
         if ms and ms > 0:
             self.state.stopping.wait(ms / 1000.0)
 
+    def delay_until(self, t):
+        """Sleep until CLOCK_MONOTONIC t (seconds), waking early when the
+        stand-in stops; no sleep when t has passed."""
+        left = t - time.monotonic()
+        if left > 0:
+            self.state.stopping.wait(left)
+
+    def wait_latency(self):
+        """Hold the answer's first byte until latency_ms after arrival."""
+        t = getattr(self, "deadline", None)
+        if t is not None:
+            self.deadline = None
+            self.delay_until(t)
+
     # ----- responses ---------------------------------------------------
 
     def _headers(self, status, ctype, length=None, extra=None):
@@ -427,10 +468,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def send_bytes(self, status, data, ctype, extra=None):
+        self.wait_latency()
         try:
             self._headers(status, ctype, len(data), extra)
             self.wfile.write(data)
             self.wfile.flush()
+            self.t_done = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):
             raise ClientGone()
 
@@ -445,6 +488,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(status, body, extra)
 
     def start_chunked(self, status, ctype, extra=None):
+        self.wait_latency()
         try:
             self.send_response(status)
             self.status_sent = status
@@ -472,6 +516,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+            self.t_done = time.monotonic()
         except (BrokenPipeError, ConnectionResetError):
             raise ClientGone()
 
@@ -480,6 +525,7 @@ class Handler(BaseHTTPRequestHandler):
     def apply_fault(self, fault):
         mode = fault.mode
         self.rec["outcome"] = "injected %s" % mode
+        self.wait_latency()
         if mode == "hang":
             self.hang()
             return
@@ -642,6 +688,9 @@ def serve(name, args, ap, handler_cls, ready_extra=None, config_extra=None,
     on_bound(host, port) runs after binding and before the ready line and
     may return more keys for it; on_stop() runs at the end."""
     host, port = check_listen(ap, args.listen)
+    # The timings are noted by whichever thread holds the GIL: hand it
+    # over every 1 ms (not 5) so a note waits less for it under load.
+    sys.setswitchinterval(0.001)
     if not args.record:
         args.record = default_record(name)
     log = Log(name, args.verbose)

@@ -32,12 +32,19 @@ What it does, per level N (--levels, default 1,10,100):
         with Twilio's jitter buffer hears it), p50/p90/p99;
       - end-of-turn wait: the turn rows' end_of_turn_ms (the VAD's
         hangover after the last voiced frame);
-      - added latency: the agent turn rows' first_frame_ms (the end of
-        turn -> the reply's first frame sent) less the stand-ins' own
-        STT + first token + TTS latencies: what our processes and sockets
-        add; and where it goes: stt_ms - STT, llm_first_sentence_ms -
-        TTFT, tts_ms - TTS, and the gateway between the stages
-        (first_frame_ms - stt_ms - llm_first_sentence_ms - tts_ms);
+      - added latency, per agent turn: the turn row's first_frame_ms
+        (the end of turn -> the reply's first frame sent) less the
+        providers' own time on that turn's path, as the stand-ins timed
+        it (CLOCK_MONOTONIC; see "the providers' own time, per turn"
+        below): STT service + the model to the first sentence + the
+        first sentence's TTS service (0 on a tts-worker cache hit);
+        and where it goes: stt_ms, llm_first_sentence_ms and tts_ms each
+        less its provider's own time, and the gateway between the stages
+        (first_frame_ms - stt_ms - llm_first_sentence_ms - tts_ms); also
+        voice to voice less the end-of-turn wait, the providers and the
+        --jitter-ms buffer (the caller's side apart), how far each
+        stand-in ran over its setting, and the old figure (less the
+        settings);
       - barge-in: caller starts speaking -> `clear` received
         (clear_at_ms - speech_start_ms of the barge-in line; "n/a" when
         this sim-caller does not report them), p50/p90/max;
@@ -46,8 +53,11 @@ What it does, per level N (--levels, default 1,10,100):
         call; per daemon too; the stand-ins' and sim-caller's apart;
       - RSS: the daemons' summed VmRSS, peak during the calls less before,
         per call.
---json prints each level's figures as one JSON line on stdout (the table
-goes to stderr).
+The gateway's filler is off (MERKAZIA_FILLER_AFTER_MS=0): it would be
+the first frame heard in every turn. --repeats N runs each level N times;
+a summary at the end gives each figure's median over the runs, beside the
+aims. --json prints each level's figures as one JSON line on stdout (the
+table goes to stderr).
 
 --smoke: one call against MERKAZIA_BIN (the ASan build in `make check`);
 exits 0 only when the call ended ok and every figure was printed. Exit 1
@@ -57,8 +67,10 @@ wait bounded (x MERKAZIA_TEST_TIMEOUT_MULT); every process it starts is
 stopped. Standard library only.
 """
 import argparse
+import calendar
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -67,18 +79,15 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.realpath(__file__))))
 sys.dont_write_bytecode = True
-os.environ.setdefault("MERKAZIA_BIN", os.path.join(REPO, "build/bin"))
-sys.path.insert(0, os.path.join(REPO, "tests/e2e/lib"))
+import benchlib  # noqa: E402
+from benchlib import REPO, cpu_s, is_asan, say, stop_overrun  # noqa: E402
 import conv_e2e  # noqa: E402
 import e2e  # noqa: E402
 
 SCENARIO = os.path.join(REPO, "tests", "scenarios", "short_buyer.json")
 BARGE_LINE = "when"
 SAMPLE_S = 0.25
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 DAEMONS = ["gateway", "stt-worker", "llm-worker", "tts-worker", "crm-store",
            "watchdog"]
 
@@ -89,24 +98,7 @@ AIM_ADDED_P99_MS = 30.0
 AIM_CLEAR_P50_MS = 300.0
 AIM_CPU_PCT_PER_CALL = 0.09
 
-OUT = sys.stdout  # the table; --json sends it to stderr
-
-
-def say(text):
-    print(text, file=OUT, flush=True)
-
-
 # ---- /proc ----------------------------------------------------------------
-
-def cpu_s(pid):
-    """utime + stime of pid in seconds, or None when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid, encoding="ascii") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(rest[11]) + int(rest[12])) / CLK_TCK
-
 
 def rss_kib(pid):
     try:
@@ -117,14 +109,6 @@ def rss_kib(pid):
     except OSError:
         pass
     return None
-
-
-def is_asan(path):
-    try:
-        with open(path, "rb") as f:
-            return b"__asan_init" in f.read()
-    except OSError:
-        return False
 
 
 # ---- figures --------------------------------------------------------------
@@ -213,7 +197,11 @@ def run_level(args, n, run_dir):
                   "--set", "OPENAI_API_KEY=" + key,
                   "--set", "stt-worker:OPENAI_BASE_URL=http://%s/v1" %
                   stt.listen,
-                  "--set", "crm-store:MERKAZIA_STORE_DEMO=1"]
+                  "--set", "crm-store:MERKAZIA_STORE_DEMO=1",
+                  # No filler: it would be the first reply frame heard
+                  # (1.2 s after the end of turn, before the providers'
+                  # 1.2 s are over) and hide the reply's own latency.
+                  "--set", "gateway:MERKAZIA_FILLER_AFTER_MS=0"]
     if not is_asan(gw_bin):
         stack_args.append("--release")
     env = dict(os.environ)
@@ -246,6 +234,7 @@ def run_level(args, n, run_dir):
                 "--calls", str(n), "--concurrency", str(n),
                 "--interval-ms", str(args.interval_ms),
                 "--pause-ms", str(args.pause_ms),
+                "--jitter-ms", str(args.jitter_ms),
                 "--barge-in", "%s:%d" % (BARGE_LINE, args.barge_ms),
                 "--max-call-ms", str(int(e2e.T(240) * 1000))]
         with open(out_path, "wb") as out, \
@@ -254,6 +243,7 @@ def run_level(args, n, run_dir):
                                    stdout=out, stderr=log)
         theirs["sim-caller"] = sim.pid
         t_start = time.monotonic()
+        wall_off = [time.time() - time.monotonic()]
         first = sample(ours)
         first_theirs = sample(theirs)
         last, last_theirs = first, dict(first_theirs)
@@ -269,21 +259,17 @@ def run_level(args, n, run_dir):
             last_theirs.update(sample(theirs))
             peak_rss = max(peak_rss, sum(v[1] for v in s.values()))
         t_end = time.monotonic()
-        if sim.poll() is None:
-            sim.send_signal(signal.SIGTERM)  # it hangs every call up
-            try:
-                sim.wait(timeout=e2e.T(20))
-            except subprocess.TimeoutExpired:
-                sim.kill()
-                sim.wait()
-            raise e2e.Fail("sim-caller ran over %.0f s" %
-                           (deadline - t_start))
+        wall_off.append(time.time() - time.monotonic())
+        stop_overrun(sim, deadline - t_start)
         with open(out_path, encoding="utf-8", errors="replace") as f:
             lines = [json.loads(x) for x in f if x.startswith("{")]
         calls = [c for c in lines if "call_sid" in c]
         e2e.check(calls, "sim-caller printed nothing (exit %s; see %s)" %
                   (sim.returncode, os.path.join(run_dir, "sim-caller.log")))
         rows = turn_rows(stack, [c["call_sid"] for c in calls])
+        with open(os.path.join(run_dir, "turns.json"), "w",
+                  encoding="utf-8") as f:  # for --keep
+            json.dump(rows, f, ensure_ascii=False)
         code, report = stack.stop()
         if not (code == 0 and report and report.get("ok")):
             say("bench: the stack did not stop cleanly: %s" %
@@ -299,28 +285,220 @@ def run_level(args, n, run_dir):
                   0.0) for k in last if k in first}
     cpu = sum(per.values())
     overrun = standin_overrun(args, run_dir)
+    exact = provider_times(run_dir, calls, rows,
+                           sum(wall_off) / len(wall_off))
     their_cpu = sum(last_theirs[k][0] - first_theirs.get(k, (0, 0))[0]
                     for k in last_theirs)
     call_s = sum((c.get("duration_ms") or 0) for c in calls) / 1000.0
     return figures(args, n, calls, rows, cpu, per, their_cpu, call_s,
-                   base_rss, peak_rss, secs, overrun)
+                   base_rss, peak_rss, secs, overrun, exact)
+
+
+# ---- the providers' own time, per turn ----------------------------------
+#
+# The stand-ins note per request, on CLOCK_MONOTONIC (the clock of
+# time.monotonic() here): t_arrived, t_done (the answer's last byte) and,
+# for chat streams, t_first_content and t_first_sentence (the content
+# delta that completed the first sentence). A turn's critical path is its
+# caller line's transcription, the model up to the reply's first sentence
+# (after a tool round, the whole first request too) and the first
+# sentence's synthesis (none on a tts-worker cache hit). The requests
+# carry no call id, so they are tied to calls this way:
+#   * STT: the stt-worker logs each job ("transcribed ...") with its
+#     call_sid when the answer came back; the stand-in request that ended
+#     last before that log line (wall clock less the wall-monotonic offset
+#     the bench measured) is the job's;
+#   * LLM: the chat request for the same scenario line (the stand-in
+#     knows it from the transcript) that arrived first after that STT
+#     request ended (our hand-over takes a millisecond or two; another
+#     call's same line is tens of ms away); a tool round's follow-up is the
+#     next request of that line after the first one ended;
+#   * TTS: the synthesis of a text the agent turn's generated_text begins
+#     with (its first sentence) that arrived nearest the moment the first
+#     sentence left the model stand-in; none near it: a tts-worker cache
+#     hit, no provider time.
+# Agent turn rows are paired with these chains per call by the caller's
+# text (the previous caller row's heard_text = the chat's last_user).
+
+STT_ROUTE = "/v1/audio/transcriptions"
+CHAT_ROUTE = "/v1/chat/completions"
+TTS_ROUTE = "/v1/text:synthesize"
+STT_DONE = re.compile(r"transcribed .* in (\d+) ms")
+
+
+def timed(path, route):
+    """The answered requests of route in a stand-in's request log that
+    carry the monotonic timings."""
+    return [r for r in e2e.json_lines(path) if r.get("path") == route and
+            r.get("status") == 200 and
+            isinstance(r.get("t_arrived"), (int, float)) and
+            isinstance(r.get("t_done"), (int, float))]
+
+
+def iso_epoch(ts):
+    """Seconds since the epoch of a log line's ts (2026-...T..:..:..mmmZ)."""
+    try:
+        return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) \
+            + float("0" + ts[19:].rstrip("Z"))
+    except (TypeError, ValueError):
+        return None
 
 
 def standin_overrun(args, run_dir):
-    """How long the STT and TTS stand-ins took beyond their configured
-    latency (their request logs' ms: Python, WAV rendering), as
-    distributions: that time is inside the stage figures, not ours."""
-    out = {}
-    for key, path, route, want in (
-            ("stt", os.path.join(run_dir, "standin-openai-stt.requests.log"),
-             "/v1/audio/transcriptions", args.stt_ms),
-            ("tts", os.path.join(run_dir, "log",
-                                 "standin-google.requests.log"),
-             "/v1/text:synthesize", args.tts_ms)):
-        out[key] = dist([r["ms"] - want for r in e2e.json_lines(path)
-                         if r.get("path") == route and
-                         isinstance(r.get("ms"), (int, float))])
-    return out
+    """How far each stand-in ran over its setting, from its own timings:
+    STT and TTS service time less the setting, the model's first content
+    less ttft_ms. That time is the providers', not ours."""
+    log = os.path.join(run_dir, "log")
+    stt = timed(os.path.join(run_dir, "standin-openai-stt.requests.log"),
+                STT_ROUTE)
+    chat = timed(os.path.join(log, "standin-openai.requests.log"),
+                 CHAT_ROUTE)
+    tts = timed(os.path.join(log, "standin-google.requests.log"), TTS_ROUTE)
+    return {
+        "stt": dist([(r["t_done"] - r["t_arrived"]) * 1000 - args.stt_ms
+                     for r in stt]),
+        "llm": dist([(r["t_first_content"] - r["t_arrived"]) * 1000 -
+                     args.ttft_ms for r in chat
+                     if isinstance(r.get("t_first_content"), (int, float))]),
+        "tts": dist([(r["t_done"] - r["t_arrived"]) * 1000 - args.tts_ms
+                     for r in tts])}
+
+
+def stt_calls(run_dir, stt, wall_off):
+    """Set r["sid"] on the STT requests from the stt-worker's job lines."""
+    jobs = []
+    for ln in e2e.json_lines(os.path.join(run_dir, "log", "stt-worker.log")):
+        t = iso_epoch(ln.get("ts"))
+        m = STT_DONE.match(str(ln.get("msg", "")))
+        if t is not None and ln.get("call_sid") and m:
+            jobs.append((t - wall_off, int(m.group(1)) / 1000.0,
+                         ln["call_sid"]))
+    for t, took, sid in sorted(jobs):
+        # The log line comes right after the answer (its ts cut to the
+        # ms; the stand-in notes t_done a little after writing, under
+        # load later than the worker logs): the nearest end, then the
+        # nearest length.
+        best, score = None, None
+        for r in stt:
+            if "sid" in r or abs(r["t_done"] - t) > 0.05:
+                continue
+            sc = abs(r["t_done"] - t) + \
+                0.5 * abs(r["t_done"] - r["t_arrived"] - took)
+            if best is None or sc < score:
+                best, score = r, sc
+        if best is not None:
+            best["sid"] = sid
+
+
+def llm_chain(chat, line, after):
+    """The chat request(s) of a turn whose transcription ended at after:
+    (provider seconds to the first sentence, its monotonic time, the
+    chat's last_user) or None."""
+    def first(pred, t):
+        # t_done is noted just after the last write, so the next request
+        # may arrive a little "before" it: the nearest arrival.
+        c = [r for r in chat if not r.get("used") and
+             (r.get("chat") or {}).get("line") == line and pred(r) and
+             t - 0.05 <= r["t_arrived"] <= t + 5.0]
+        return min(c, key=lambda r: abs(r["t_arrived"] - t)) if c else None
+    a = first(lambda r: (r["chat"].get("tool_rounds") or 0) == 0, after)
+    if a is None:
+        return None
+    a["used"] = True
+    spent, r = 0.0, a
+    for _ in range(4):  # tool rounds, bounded
+        if isinstance(r.get("t_first_sentence"), (int, float)):
+            return (spent + r["t_first_sentence"] - r["t_arrived"],
+                    r["t_first_sentence"], a["chat"].get("last_user"))
+        spent += r["t_done"] - r["t_arrived"]
+        nxt = first(lambda q: (q["chat"].get("tool_rounds") or 0) > 0,
+                    r["t_done"])
+        if nxt is None:
+            return None
+        nxt["used"] = True
+        r = nxt
+    return None
+
+
+def tts_for(tts, text, t_sentence):
+    """The first sentence's synthesis: (provider seconds, request) or
+    (0, None) for a cache hit (no request near the sentence). The
+    tts-worker asks for its sentence a millisecond or two after the model
+    stand-in wrote it (and never shares another job's request): the
+    request of that text that arrived nearest the sentence."""
+    text = (text or "").strip()
+    best = near = None
+    for r in tts:
+        said = str(((r.get("body") or {}).get("input") or {}).get("text") or
+                   "").strip()
+        dt = abs(r["t_arrived"] - t_sentence)
+        if said and text.startswith(said) and \
+                t_sentence - 0.05 <= r["t_arrived"] <= t_sentence + 0.5 and \
+                (best is None or dt < abs(best["t_arrived"] - t_sentence)):
+            best = r
+        # The tts-worker spells numbers out ("4" -> "ארבעה"), so a text
+        # with digits is not what the stand-in saw: then the nearest
+        # request of any text within 20 ms.
+        if -0.005 <= r["t_arrived"] - t_sentence <= 0.02 and \
+                (near is None or dt < abs(near["t_arrived"] - t_sentence)):
+            near = r
+    if best is None and re.search(r"\d", text.split(".")[0]):
+        best = near
+    if best is None:
+        return 0.0, None
+    return best["t_done"] - max(best["t_arrived"], t_sentence), best
+
+
+def provider_times(run_dir, calls, rows, wall_off):
+    """{(call_sid, agent turn seq): {"stt", "llm", "tts" (ms), "hit",
+    "line", "reply_ms"}} for the agent turns whose requests were found,
+    and how many agent turns were not."""
+    log = os.path.join(run_dir, "log")
+    stt = timed(os.path.join(run_dir, "standin-openai-stt.requests.log"),
+                STT_ROUTE)
+    chat = [r for r in timed(os.path.join(log, "standin-openai.requests.log"),
+                             CHAT_ROUTE) if r.get("chat") and r.get("stream")]
+    tts = timed(os.path.join(log, "standin-google.requests.log"), TTS_ROUTE)
+    stt_calls(run_dir, stt, wall_off)
+    chains = {}  # sid -> [chain]
+    for r in sorted((r for r in stt if "sid" in r),
+                    key=lambda r: r["t_done"]):
+        line = (r.get("match") or {}).get("line")
+        c = llm_chain(chat, line, r["t_done"]) if line else None
+        if c is not None:
+            chains.setdefault(r["sid"], []).append({
+                "stt": r["t_done"] - r["t_arrived"], "llm": c[0],
+                "t_sentence": c[1], "user": (c[2] or "").strip(),
+                "line": line})
+    replies = {}
+    for c in calls:
+        for t in c.get("turns") or []:
+            replies[(c.get("call_sid"), t.get("id"))] = t.get("reply_ms")
+    out, missed = {}, 0
+    by_call = {}
+    for r in rows:
+        by_call.setdefault(r["sid"], []).append(r)
+    for sid, rs in by_call.items():
+        rs.sort(key=lambda r: r.get("seq") or 0)
+        todo = list(chains.get(sid, []))
+        heard = ""
+        for r in rs:
+            if r["speaker"] == "caller":
+                heard = (r.get("heard_text") or "").strip()
+                continue
+            if r["speaker"] != "agent":
+                continue
+            c = next((x for x in todo if x["user"] == heard), None)
+            if c is None:
+                missed += 1
+                continue
+            todo.remove(c)
+            t, req = tts_for(tts, r.get("generated_text"), c["t_sentence"])
+            out[(sid, r.get("seq"))] = {
+                "stt": c["stt"] * 1000, "llm": c["llm"] * 1000,
+                "tts": t * 1000, "hit": req is None, "line": c["line"],
+                "reply_ms": replies.get((sid, c["line"]))}
+    return {"turns": out, "missed": missed}
 
 
 def turn_rows(stack, sids):
@@ -338,16 +516,16 @@ def turn_rows(stack, sids):
     except e2e.Fail as e:
         say("bench: %s" % e)
     out = conv_e2e.sql(stack, "SELECT coalesce(json_agg(json_build_object("
-                       "'sid', call_sid, 'speaker', speaker, 'interrupted', "
-                       "interrupted, 'latency', latency)), '[]') FROM turns "
+                       "'sid', call_sid, 'seq', seq, 'speaker', speaker, "
+                       "'interrupted', interrupted, 'heard_text', "
+                       "heard_text, 'generated_text', generated_text, "
+                       "'latency', latency)), '[]') FROM turns "
                        "WHERE call_sid IN (%s)" % lst)
     return json.loads(out or "[]")
 
 
 def figures(args, n, calls, rows, cpu, per, their_cpu, call_s, base_rss,
-            peak_rss, secs, overrun):
-    over_stt = overrun["stt"]["p50"] or 0
-    over_tts = overrun["tts"]["p50"] or 0
+            peak_rss, secs, overrun, exact):
     replies, barge, have_barge_fields = [], [], False
     for c in calls:
         for t in c.get("turns") or []:
@@ -358,7 +536,9 @@ def figures(args, n, calls, rows, cpu, per, their_cpu, call_s, base_rss,
                 if t.get("clear_at_ms") is not None and \
                         t.get("speech_start_ms") is not None:
                     barge.append(t["clear_at_ms"] - t["speech_start_ms"])
-    eot, added, net, stt, llm, tts, gw = [], [], [], [], [], [], []
+    eot, old, added, server, caller = [], [], [], [], []
+    stt, llm, tts, gw, prov = [], [], [], [], {"stt": [], "llm": [],
+                                                  "tts": []}
     hits = 0
 
     def val(lat, k):
@@ -373,39 +553,54 @@ def figures(args, n, calls, rows, cpu, per, their_cpu, call_s, base_rss,
             continue
         ff, s, l, t = (val(lat, k) for k in (
             "first_frame_ms", "stt_ms", "llm_first_sentence_ms", "tts_ms"))
-        # A sentence the tts-worker had in its cache never reached the
-        # TTS stand-in: no provider time to take away for that stage.
-        hit = t is not None and t < args.tts_ms
-        hits += hit
-        provider = args.stt_ms + args.ttft_ms + (0 if hit else args.tts_ms)
-        if ff is not None:
-            added.append(ff - provider)
-            # Less the stand-ins' median overrun (approximate: the
-            # overrun of this turn's own requests is not matched).
-            net.append(ff - provider - over_stt - (0 if hit else over_tts))
-        if s is not None:
-            stt.append(s - args.stt_ms)
-        if l is not None:
-            llm.append(l - args.ttft_ms)
-        if t is not None:
-            tts.append(t - (0 if hit else args.tts_ms))
+        if ff is not None:  # the old figure: less the settings
+            old.append(ff - args.stt_ms - args.ttft_ms -
+                       (0 if t is not None and t < args.tts_ms
+                        else args.tts_ms))
         if None not in (ff, s, l, t):
             gw.append(ff - s - l - t)
+        p = exact["turns"].get((r["sid"], r.get("seq")))
+        if p is None:
+            continue
+        hits += p["hit"]
+        for k in prov:
+            prov[k].append(p[k])
+        total = p["stt"] + p["llm"] + p["tts"]
+        if ff is not None:
+            server.append(ff - total)
+        if s is not None:
+            stt.append(s - p["stt"])
+        if l is not None:
+            llm.append(l - p["llm"])
+        if t is not None:
+            tts.append(t - p["tts"])
+        if p["reply_ms"] is not None and e is not None:
+            added.append(p["reply_ms"] - e - total - args.jitter_ms)
+            if ff is not None:
+                caller.append(p["reply_ms"] - e - ff - args.jitter_ms)
     ok = sum(1 for c in calls if c.get("result") == "ok")
+    r1 = lambda d: {k: (round(v, 1) if isinstance(v, float) else v)
+                    for k, v in d.items()}
     return {
         "calls": n, "ok": ok, "reports": len(calls),
         "results": sorted({c.get("result") for c in calls}),
         "stand_in_ms": {"stt": args.stt_ms, "ttft": args.ttft_ms,
                         "tts": args.tts_ms},
+        "jitter_ms": args.jitter_ms,
         "run_s": round(secs, 1), "call_s": round(call_s, 1),
         "voice_to_voice_ms": dist(replies),
         "end_of_turn_ms": dist(eot),
-        "added_ms": dist(added),
+        "added_ms": r1(dist(added)),
+        "added_server_ms": r1(dist(server)),
+        "caller_side_ms": r1(dist(caller)),
+        "turns_matched": len(exact["turns"]),
+        "turns_unmatched": exact["missed"],
         "tts_cache_hits": hits,
-        "standin_overrun_ms": overrun,
-        "added_net_ms": dist(net),
-        "added_stt_ms": dist(stt), "added_llm_ms": dist(llm),
-        "added_tts_ms": dist(tts), "added_gateway_ms": dist(gw),
+        "provider_ms": {k: r1(dist(v)) for k, v in prov.items()},
+        "standin_overrun_ms": {k: r1(v) for k, v in overrun.items()},
+        "added_vs_settings_ms": dist(old),
+        "added_stt_ms": r1(dist(stt)), "added_llm_ms": r1(dist(llm)),
+        "added_tts_ms": r1(dist(tts)), "added_gateway_ms": dist(gw),
         "clear_ms": dist(barge) if have_barge_fields else None,
         "cpu_pct_per_call": round(100.0 * cpu / call_s, 4)
         if call_s > 0 else None,
@@ -423,6 +618,15 @@ def aim(ok):
     return "meets the aim" if ok else "MISSES the aim"
 
 
+def added_note(a, n):
+    """The added-latency aim beside a distribution (at the aim's level)."""
+    if a["p50"] is None or n != AIM_AT_CALLS:
+        return ""
+    return "  [aim p50 <= %.0f, p99 <= %.0f at %d calls: %s]" % (
+        AIM_ADDED_P50_MS, AIM_ADDED_P99_MS, AIM_AT_CALLS,
+        aim(a["p50"] <= AIM_ADDED_P50_MS and a["p99"] <= AIM_ADDED_P99_MS))
+
+
 def print_level(f):
     say("")
     say("== %d concurrent call(s): %d/%d ok (%s), %.0f s of calls in "
@@ -433,32 +637,38 @@ def print_level(f):
         fdist(f["voice_to_voice_ms"]))
     say("  end-of-turn wait (VAD hangover), ms:            %s" %
         fdist(f["end_of_turn_ms"]))
-    def note(a):
-        if f["calls"] != AIM_AT_CALLS or a["p50"] is None:
-            return ""
-        return "  [aim p50 <= %.0f, p99 <= %.0f at %d calls: %s]" % (
-            AIM_ADDED_P50_MS, AIM_ADDED_P99_MS, AIM_AT_CALLS,
-            aim(a["p50"] <= AIM_ADDED_P50_MS and
-                a["p99"] <= AIM_ADDED_P99_MS))
-    a = f["added_ms"]
-    say("  added by us (first frame - stand-ins %d ms), ms: %s%s" % (
-        sum(f["stand_in_ms"].values()), fdist(a), note(a)))
-    say("    (a TTS cache hit takes no TTS time away: %d of the turns)" %
-        f["tts_cache_hits"])
-    say("    stt job round trip - %d ms:                   %s" % (
-        f["stand_in_ms"]["stt"], fdist(f["added_stt_ms"])))
-    say("    llm first sentence - %d ms:                   %s" % (
-        f["stand_in_ms"]["ttft"], fdist(f["added_llm_ms"])))
-    say("    tts job round trip - %d ms (0 on a cache hit): %s; %d hits" % (
-        f["stand_in_ms"]["tts"], fdist(f["added_tts_ms"]),
-        f["tts_cache_hits"]))
+    p = f["provider_ms"]
+    say("  providers on the turn's path (their own timings), ms: STT %s; "
+        "LLM to 1st sentence %s; TTS %s (0 on a cache hit: %d turns)" % (
+            fmt(p["stt"]["p50"]), fmt(p["llm"]["p50"]),
+            fmt(p["tts"]["p50"]), f["tts_cache_hits"]))
+    say("  ADDED BY US (end of turn -> first frame sent, less the providers'"
+        " own time), ms: %s%s" % (fdist(f["added_server_ms"], "%.1f"),
+                                  added_note(f["added_server_ms"],
+                                             f["calls"])))
+    say("  voice to voice less end-of-turn wait, providers and the %d ms "
+        "jitter buffer, ms: %s" % (f["jitter_ms"],
+                                   fdist(f["added_ms"], "%.1f")))
+    say("    = the above + the caller's side (20 ms frames, socket, and "
+        "where the VAD and the caller put the end of speech): %s" %
+        fdist(f["caller_side_ms"], "%.1f"))
+    say("    stt job round trip - STT's own time:          %s" %
+        fdist(f["added_stt_ms"], "%.1f"))
+    say("    llm first sentence - the model's own time:    %s" %
+        fdist(f["added_llm_ms"], "%.1f"))
+    say("    tts job round trip - TTS's own time:          %s" %
+        fdist(f["added_tts_ms"], "%.1f"))
     say("    gateway between the stages:                   %s" %
         fdist(f["added_gateway_ms"]))
+    say("    (%d agent turns matched to their provider requests, %d not)" %
+        (f["turns_matched"], f["turns_unmatched"]))
     o = f["standin_overrun_ms"]
-    say("  inside those: the stand-ins' own time over their setting, ms: "
-        "STT %s; TTS %s" % (fdist(o["stt"]), fdist(o["tts"])))
-    say("  added by us less the stand-ins' median overrun, ms: %s%s" %
-        (fdist(f["added_net_ms"]), note(f["added_net_ms"])))
+    say("  the stand-ins over their setting (theirs, not ours), ms: STT %s;"
+        " first token %s; TTS %s" % (fdist(o["stt"], "%.1f"),
+                                     fdist(o["llm"], "%.1f"),
+                                     fdist(o["tts"], "%.1f")))
+    say("  (the old figure, first frame less the settings: %s)" %
+        fdist(f["added_vs_settings_ms"]))
     c = f["clear_ms"]
     if c is None:
         say("barge-in (caller starts speaking -> clear), ms: n/a (this "
@@ -481,6 +691,50 @@ def print_level(f):
         f["rss_kib_base"], f["rss_kib_peak"], f["rss_kib_per_call"]))
 
 
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] +
+                                               v[len(v) // 2]) / 2.0
+
+
+def print_summary(args, done):
+    """Per level, the median over the runs of the figures the aims are
+    about, beside the aims."""
+    say("")
+    say("== summary: median over %d run(s) per level; aims: added p50 <= "
+        "%.0f and p99 <= %.0f ms at %d calls, clear p50 <= %.0f ms, CPU <= "
+        "%.2f %% of a core per call ==" % (
+            args.repeats, AIM_ADDED_P50_MS, AIM_ADDED_P99_MS, AIM_AT_CALLS,
+            AIM_CLEAR_P50_MS, AIM_CPU_PCT_PER_CALL))
+    say("calls | added by us p50 / p90 / p99 | voice to voice p50 / p99 | "
+        "stand-ins over setting p99: STT / 1st token / TTS | clear p50 | "
+        "CPU %/call")
+    for n in sorted(done):
+        fs = done[n]
+
+        def m(get, spec="%.1f"):
+            return fmt(median([get(f) for f in fs]), spec)
+        a = median([f["added_server_ms"]["p50"] for f in fs])
+        a99 = median([f["added_server_ms"]["p99"] for f in fs])
+        verdict = ""
+        if n == AIM_AT_CALLS and a is not None and a99 is not None:
+            verdict = "  [%s]" % aim(a <= AIM_ADDED_P50_MS and
+                                     a99 <= AIM_ADDED_P99_MS)
+        say("%5d | %s / %s / %s | %s / %s | %s / %s / %s | %s | %s%s" % (
+            n, m(lambda f: f["added_server_ms"]["p50"]),
+            m(lambda f: f["added_server_ms"]["p90"]),
+            m(lambda f: f["added_server_ms"]["p99"]),
+            m(lambda f: f["voice_to_voice_ms"]["p50"], "%.0f"),
+            m(lambda f: f["voice_to_voice_ms"]["p99"], "%.0f"),
+            m(lambda f: f["standin_overrun_ms"]["stt"]["p99"]),
+            m(lambda f: f["standin_overrun_ms"]["llm"]["p99"]),
+            m(lambda f: f["standin_overrun_ms"]["tts"]["p99"]),
+            m(lambda f: (f["clear_ms"] or {}).get("p50"), "%.0f"),
+            m(lambda f: f["cpu_pct_per_call"], "%.4f"), verdict))
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="tests/bench/bench_call.py",
                                  description=__doc__.split("\n\n")[0])
@@ -497,6 +751,12 @@ def parse_args(argv):
     ap.add_argument("--pause-ms", type=int, default=1500,
                     help="agent silence before the caller speaks "
                          "(default 1500)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs per level; the summary gives the median "
+                         "over them (default 1)")
+    ap.add_argument("--jitter-ms", type=int, default=60,
+                    help="sim-caller's jitter buffer, taken away from the "
+                         "added latency (default 60)")
     ap.add_argument("--json", action="store_true",
                     help="one JSON line of figures per level on stdout")
     ap.add_argument("--keep", action="store_true",
@@ -505,14 +765,14 @@ def parse_args(argv):
                     help="one call against MERKAZIA_BIN (make check)")
     a = ap.parse_args(argv)
     a.levels = [1] if a.smoke else [int(x) for x in a.levels.split(",")]
+    a.repeats = 1 if a.smoke else max(1, a.repeats)
     return a
 
 
 def main(argv):
-    global OUT
     args = parse_args(argv)
     if args.json:
-        OUT = sys.stderr
+        benchlib.OUT = sys.stderr
     say("bench-call: %s build (%s), stand-ins STT %d ms, first token %d ms, "
         "TTS %d ms; levels %s; machine: %d cores, shared (figures vary "
         "with what else runs)" % (
@@ -520,18 +780,21 @@ def main(argv):
             else "release", e2e.BIN, args.stt_ms, args.ttft_ms, args.tts_ms,
             ",".join(map(str, args.levels)), os.cpu_count() or 0))
     code = 0
-    for n in args.levels:
+    runs = [(n, i) for n in args.levels for i in range(args.repeats)]
+    done = {}
+    for n, _ in runs:
         run_dir = tempfile.mkdtemp(prefix="mzc.", dir="/tmp")
         try:
             f = run_level(args, n, run_dir)
             print_level(f)
+            done.setdefault(n, []).append(f)
             if args.json:
                 print(json.dumps(f), flush=True)
             if f["ok"] != n or f["reports"] != n:
                 say("bench: %d of %d calls did not end ok" %
                     (n - f["ok"], n))
                 code = 1
-            elif args.smoke and (f["added_ms"]["n"] == 0 or
+            elif args.smoke and (f["added_server_ms"]["n"] == 0 or
                                  f["voice_to_voice_ms"]["n"] == 0):
                 say("bench: the smoke call left no latency figures")
                 code = 1
@@ -544,6 +807,7 @@ def main(argv):
                 say("bench: kept %s" % run_dir)
             else:
                 shutil.rmtree(run_dir, ignore_errors=True)
+    print_summary(args, done)
     return code
 
 
