@@ -283,7 +283,7 @@ recording_finish(struct recording *r)
 		    "offset_ms", (json_int_t)i * RECORDING_CHUNK_S * 1000,
 		    "duration_ms",
 		    (json_int_t)(i + 1 < r->npieces
-				     ? RECORDING_CHUNK_S * 1000
+				     ? (long)RECORDING_CHUNK_S * 1000
 				     : r->duration_ms -
 					   (long)i * RECORDING_CHUNK_S * 1000),
 		    "stt_ms", (json_int_t)p->stt_ms);
