@@ -3,7 +3,8 @@
  *
  * Why: Twilio Media Streams carry 8 kHz mu-law both ways, Google TTS is
  * asked for MULAW 8000, and VAD, WAV and resampling want linear PCM16. One
- * small, table-free codec converts between them everywhere.
+ * small codec converts between them everywhere (arithmetic, plus one
+ * compile-time table for decoding).
  *
  * Owns nothing; every function is pure and thread-safe. Buffers are
  * caller-owned and may not overlap.

@@ -265,14 +265,23 @@ call_send(struct call *call, char *text, size_t len)
 	return r;
 }
 
+/* A playout frame's message, built on the stack (50 a second per call). */
 static int
 call_send_media(void *arg, const uint8_t *frame, size_t len)
 {
 	struct call *call = arg;
+	char buf[128 + MEDIA_SID_MAX + PLAYOUT_FRAME_BYTES / 3 * 4 + 4];
 	size_t n;
-	char *s = media_build_media(call->stream_sid, frame, len, &n);
 
-	return call_send(call, s, n);
+	if (len > PLAYOUT_FRAME_BYTES) {
+		char *s = media_build_media(call->stream_sid, frame, len, &n);
+
+		return call_send(call, s, n);
+	}
+	n = media_format_media(buf, sizeof(buf), call->stream_sid, frame, len);
+	if (n == 0)
+		fatalx("call: media message over its buffer");
+	return ws_send_text(call->ws, buf, n);
 }
 
 static int

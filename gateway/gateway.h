@@ -598,6 +598,10 @@ void ws_conn_free(struct ws_conn *ws);
 /* media.c */
 enum media_error media_parse(const char *buf, size_t len, struct media_msg *m)
     __attribute__((warn_unused_result));
+enum media_error media_parse_json(const char *buf, size_t len,
+    struct media_msg *m) __attribute__((warn_unused_result));
+int media_parse_fast(const char *buf, size_t len, struct media_msg *m)
+    __attribute__((warn_unused_result));
 void media_msg_clean(struct media_msg *m);
 const char *media_param(const struct media_msg *m, const char *name);
 const char *media_type_name(enum media_type t);
@@ -606,6 +610,8 @@ bool media_is_valid_sid(const char *s);
 unsigned long media_seq_note(struct media_seq *s, long seq);
 char *media_build_media(
     const char *stream_sid, const uint8_t *mulaw, size_t len, size_t *outlen);
+size_t media_format_media(char *buf, size_t size, const char *stream_sid,
+    const uint8_t *mulaw, size_t len);
 char *media_build_mark(
     const char *stream_sid, const char *name, size_t *outlen);
 char *media_build_clear(const char *stream_sid, size_t *outlen);

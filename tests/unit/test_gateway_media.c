@@ -4,7 +4,9 @@
  * shapes of docs/gateway.md) parsed into struct media_msg; malformed JSON,
  * a missing or unknown event, bad base64, a wrong media format, bad SIDs
  * and numbers refused with the right error; sequence-number gaps; and the
- * outbound builders (media, mark, clear) read back with jansson.
+ * outbound builders (media, mark, clear) read back with jansson. The fast
+ * path for `media` must take Twilio's shape and give, for it, every
+ * listed oddity and every one-byte change of it, what jansson gives.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,6 +219,167 @@ test_media_bad(void **state)
 	}
 }
 
+/* ---- the fast path for `media` (media_parse_fast) -------------------- */
+
+/* Fail unless a and b (two parses of one message) are the same. */
+static void
+same_msg(const struct media_msg *a, const struct media_msg *b)
+{
+	assert_int_equal(a->type, b->type);
+	assert_int_equal(a->seq, b->seq);
+	assert_string_equal(a->stream_sid, b->stream_sid);
+	assert_string_equal(a->call_sid, b->call_sid);
+	assert_string_equal(a->account_sid, b->account_sid);
+	assert_int_equal(a->tracks, b->tracks);
+	assert_int_equal(a->nparams, b->nparams);
+	assert_int_equal(a->track, b->track);
+	assert_int_equal(a->chunk, b->chunk);
+	assert_int_equal(a->timestamp, b->timestamp);
+	assert_int_equal(a->payload_len, b->payload_len);
+	assert_true((a->payload == NULL) == (b->payload == NULL));
+	if (a->payload_len > 0)
+		assert_memory_equal(a->payload, b->payload, a->payload_len);
+	assert_string_equal(a->name, b->name);
+	assert_string_equal(a->digit, b->digit);
+	assert_true((a->error == NULL) == (b->error == NULL));
+	if (a->error != NULL)
+		assert_string_equal(a->error, b->error);
+}
+
+/*
+ * Parse len bytes at buf with media_parse and with jansson alone and fail
+ * unless both say the same. Return whether the fast path took it.
+ */
+static bool
+same_both_ways(const char *buf, size_t len)
+{
+	struct media_msg a, b;
+	enum media_error ea = media_parse(buf, len, &a);
+	enum media_error eb = media_parse_json(buf, len, &b);
+	struct media_msg f;
+	bool fast = media_parse_fast(buf, len, &f) == 0;
+
+	assert_int_equal(ea, eb);
+	same_msg(&a, &b);
+	if (fast) {
+		assert_int_equal(ea, MEDIA_OK);
+		same_msg(&f, &b);
+	}
+	media_msg_clean(&a);
+	media_msg_clean(&b);
+	media_msg_clean(&f);
+	return fast;
+}
+
+/* Twilio's media message, and the shapes the fast path must take. */
+static const char *const fast_taken[] = {
+    "{\"event\":\"media\",\"sequenceNumber\":\"4\",\"media\":{\"track\":"
+    "\"inbound\",\"chunk\":\"2\",\"timestamp\":\"5\",\"payload\":"
+    "\"/////w==\"},\"streamSid\":\"" SSID "\"}",
+    /* members in another order, blanks everywhere JSON allows them */
+    " \r\n{ \"streamSid\" : \"" SSID "\" ,\t\"media\":{ \"payload\" :"
+    " \"AAEC\" , \"timestamp\":\"007\",\"chunk\":\"1\",\"track\":"
+    "\"outbound_track\"} ,\"event\" : \"media\" , \"sequenceNumber\":"
+    "\"123456789012345678\" }\n ",
+    /* only what is required: event and media.payload */
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AAECAw==\"}}",
+    /* an empty payload, streamSid and track */
+    "{\"event\":\"media\",\"streamSid\":\"\",\"media\":{\"track\":\"\","
+    "\"payload\":\"\"}}",
+    "{\"event\":\"media\",\"media\":{\"track\":\"inbound_track\","
+    "\"payload\":\"AA==\"}}",
+};
+
+/* Messages it must leave to jansson (whatever jansson then says). */
+static const char *const fast_declined[] = {
+    "{\"event\":\"mark\",\"mark\":{\"name\":\"item-1\"}}",
+    "{\"event\":\"media\",\"sequenceNumber\":4,\"media\":{\"payload\":"
+    "\"AA==\"}}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA==\",\"x\":\"1\"}}",
+    "{\"event\":\"media\",\"extra\":\"1\",\"media\":{\"payload\":\"AA==\"}}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA==\",\"payload\":"
+    "\"AA==\"}}",
+    "{\"event\":\"media\",\"event\":\"media\",\"media\":{\"payload\":"
+    "\"AA==\"}}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA==\"},\"media\":{"
+    "\"payload\":\"AA==\"}}",
+    "{\"ev\\u0065nt\":\"media\",\"media\":{\"payload\":\"AA==\"}}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA\\u003d=\"}}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA==\"}} x",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA==\"}}}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA==\"},}",
+    "{\"event\":\"media\",\"media\":{\"payload\":\"AA=\"}}",
+    "{\"event\":\"media\",\"media\":{\"track\":\"sideways\",\"payload\":"
+    "\"\"}}",
+    "{\"event\":\"media\",\"sequenceNumber\":\"1234567890123456789\","
+    "\"media\":{\"payload\":\"\"}}",
+    "{\"event\":\"media\",\"sequenceNumber\":\"+4\",\"media\":{"
+    "\"payload\":\"\"}}",
+    "{\"event\":\"media\",\"streamSid\":\"MZ 1\",\"media\":{\"payload\":"
+    "\"\"}}",
+    "{\"event\":\"media\",\"streamSid\":\"MZ\\u05e9\",\"media\":{"
+    "\"payload\":\"\"}}",
+    "{\"event\":\"media\",\"media\":{\"track\":\"\xd7\xa9\",\"payload\":"
+    "\"\"}}",
+    "{\"event\":\"media\",\"media\":\"AA==\"}",
+    "{\"event\":\"media\"}",
+    "{}",
+    "",
+    "[]",
+};
+
+static void
+test_fast_path(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(fast_taken) / sizeof(*fast_taken); i++)
+		assert_true(
+		    same_both_ways(fast_taken[i], strlen(fast_taken[i])));
+	for (size_t i = 0; i < sizeof(fast_declined) / sizeof(*fast_declined);
+	     i++)
+		assert_false(
+		    same_both_ways(fast_declined[i], strlen(fast_declined[i])));
+	/* a NUL inside or after the object */
+	assert_false(same_both_ways(
+	    "{\"event\":\"media\",\"media\":{\"payload\":\"\"}}\0", 35));
+	assert_false(same_both_ways(
+	    "{\"event\":\"me\0ia\",\"media\":{\"payload\":\"\"}}", 34));
+}
+
+/*
+ * Every one-byte change, deletion and truncation of Twilio's message
+ * parses to the same result with and without the fast path.
+ */
+static void
+test_fast_path_mutations(void **state)
+{
+	static const char repl[] = {'"', '\\', ' ', '{', '}', ',', ':', '0',
+	    '9', 'A', '=', '/', '\0', '\n', '\x80', '[', 'x'};
+	const char *base = fast_taken[0];
+	size_t len = strlen(base);
+	char buf[512];
+	size_t taken = 0, tried = 0;
+
+	(void)state;
+	assert_true(len < sizeof(buf));
+	for (size_t i = 0; i < len; i++) {
+		for (size_t k = 0; k < sizeof(repl); k++) {
+			memcpy(buf, base, len);
+			buf[i] = repl[k];
+			taken += same_both_ways(buf, len);
+			tried++;
+		}
+		memcpy(buf, base, i);
+		memcpy(buf + i, base + i + 1, len - i - 1);
+		taken += same_both_ways(buf, len - 1);
+		taken += same_both_ways(base, i);
+		tried += 2;
+	}
+	/* Most changes break the shape; some (a digit, a track) do not. */
+	assert_true(taken > 0);
+	assert_true(taken < tried);
+}
+
 static void
 test_mark_dtmf_stop(void **state)
 {
@@ -386,6 +549,8 @@ main(void)
 	    cmocka_unit_test(test_start_wrong_format),
 	    cmocka_unit_test(test_media),
 	    cmocka_unit_test(test_media_bad),
+	    cmocka_unit_test(test_fast_path),
+	    cmocka_unit_test(test_fast_path_mutations),
 	    cmocka_unit_test(test_mark_dtmf_stop),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_sids),

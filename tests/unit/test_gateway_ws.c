@@ -13,7 +13,9 @@
  * frames (unmasked, RSV bit, fragmented ping, lone continuation, unknown
  * opcode, long control frame, invalid UTF-8) closed with 1002/1007 and
  * counted; a reply sent from inside the text handler; binary messages;
- * the output cap.
+ * the output cap. Over TCP on 127.0.0.1: frames written straight to the
+ * socket and, once it is full, through the bufferevent arrive whole and
+ * in order; a send to a peer that is gone ends the connection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,8 +26,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
 
 #include "../../gateway/gateway.h"
 #include "ws_client.h"
@@ -433,6 +444,24 @@ test_invalid_frames(void **state)
 	expect_protocol_close(buf, n, 1007);
 }
 
+/*
+ * Frames the gateway reads without wslay must still be refused as wslay
+ * refuses them: a length not in shortest form, and a whole text frame
+ * while a fragmented message is open.
+ */
+static void
+test_fast_read_refusals(void **state)
+{
+	uint8_t buf[64] = {0x81, 0x80 | 126, 0x00, 0x02, 0, 0, 0, 0, 'h', 'i'};
+	size_t n;
+
+	(void)state;
+	expect_protocol_close(buf, 10, 1002);
+	n = wsc_frame(buf, sizeof(buf), false, WSC_TEXT, "ab", 2);
+	n += wsc_frame(buf + n, sizeof(buf) - n, true, WSC_TEXT, "cd", 2);
+	expect_protocol_close(buf, n, 1002);
+}
+
 static void
 test_oversize(void **state)
 {
@@ -543,6 +572,141 @@ test_output_cap(void **state)
 	ws_conn_free(fx.ws);
 }
 
+/* ---- over a real socket: direct writes and the backlog --------------- */
+
+/* Read what is readable on fd (non-blocking) into buf; return the total. */
+static size_t
+sock_read(int fd, uint8_t *buf, size_t cap, size_t have)
+{
+	for (int i = 0; i < 1000 && have < cap; i++) {
+		ssize_t n = read(fd, buf + have, cap - have);
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	return have;
+}
+
+/* Connect sv[1] to sv[0] over TCP on 127.0.0.1 (partial writes happen). */
+static void
+tcp_pair(int sv[2])
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+
+	assert_true(l >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(sv[1] >= 0);
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(connect(sv[1], (struct sockaddr *)&a, sizeof(a)), 0);
+	sv[0] = accept(l, NULL, NULL);
+	assert_true(sv[0] >= 0);
+	close(l);
+}
+
+/*
+ * 300 messages of 330 bytes (as a media message) and some of 20,000 (so
+ * the socket takes part of one) sent while the peer does not read and the
+ * socket's buffer is small: the first go straight to the
+ * socket, the rest wait in the bufferevent; the peer then gets the 101
+ * and every frame, whole and in order, and a later message once the
+ * backlog is gone. Sent after the peer is gone, the connection ends.
+ */
+static void
+test_socket_order(void **state)
+{
+	enum { N = 300, LEN = 330, BIG = 20000 };
+	static uint8_t got[N * (BIG + 4) + 4096];
+	static char msg[BIG + 1];
+	struct event_base *base = event_base_new();
+	struct bufferevent *bev;
+	struct ws_limits lim = {0, 16u << 20, 0, 0};
+	struct seen seen;
+	struct ws_stats st;
+	struct ws_conn *ws;
+	int sv[2], small = 4096;
+	size_t have = 0, pos;
+	const uint8_t *hend;
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	memset(&st, 0, sizeof(st));
+	assert_non_null(base);
+	tcp_pair(sv);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(bev);
+	ws = ws_conn_new(
+	    bev, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", &lim, &handlers, &seen, &st);
+	/* The 101 is on its way through the bufferevent: let it go first. */
+	for (int i = 0; i < 50 && ws_output_len(ws) > 0; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(ws_output_len(ws), 0);
+	for (int i = 0; i < N; i++) {
+		size_t len = i % 7 == 3 ? BIG : LEN;
+
+		memset(msg, 'a' + i % 26, len);
+		snprintf(msg, sizeof(msg), "m%04d", i);
+		msg[5] = '-';
+		assert_int_equal(ws_send_text(ws, msg, len), 0);
+	}
+	assert_true(ws_output_len(ws) > 0); /* the socket took only some */
+	for (int i = 0; i < 2000 && have < sizeof(got); i++) {
+		size_t before = have;
+
+		have = sock_read(sv[1], got, sizeof(got), have);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (have == before && ws_output_len(ws) == 0)
+			break;
+	}
+	assert_int_equal(ws_output_len(ws), 0);
+	hend = memmem(got, have, "\r\n\r\n", 4);
+	assert_non_null(hend);
+	assert_memory_equal(got, "HTTP/1.1 101 ", 13);
+	pos = (size_t)(hend + 4 - got);
+	for (int i = 0; i < N; i++) {
+		struct wsc_frame f;
+		size_t n = wsc_parse(got + pos, have - pos, &f);
+		char want[16];
+
+		assert_true(n > 0);
+		assert_true(f.fin);
+		assert_int_equal(f.opcode, 1);
+		assert_false(f.masked);
+		assert_int_equal(f.len, i % 7 == 3 ? BIG : LEN);
+		snprintf(want, sizeof(want), "m%04d", i);
+		assert_memory_equal(f.payload, want, 5);
+		assert_int_equal(f.payload[f.len - 1], 'a' + i % 26);
+		pos += n;
+	}
+	assert_int_equal(pos, have);
+	/* Nothing waits now: one more goes straight out. */
+	assert_int_equal(ws_send_text(ws, "tail", 4), 0);
+	assert_int_equal(ws_output_len(ws), 0);
+	have = sock_read(sv[1], got, sizeof(got), 0);
+	assert_int_equal(have, 6);
+	assert_memory_equal(got, "\x81\x04tail", 6);
+	/* The peer goes: a send fails at the socket and the connection ends. */
+	close(sv[1]);
+	for (int i = 0; i < 200 && seen.closed == 0; i++) {
+		(void)ws_send_text(ws, "x", 1);
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(seen.closed, 1);
+	ws_conn_free(ws);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -555,12 +719,15 @@ main(void)
 	    cmocka_unit_test(test_close_by_client),
 	    cmocka_unit_test(test_close_by_server),
 	    cmocka_unit_test(test_invalid_frames),
+	    cmocka_unit_test(test_fast_read_refusals),
 	    cmocka_unit_test(test_oversize),
 	    cmocka_unit_test(test_max_size_accepted),
 	    cmocka_unit_test(test_reply_from_handler),
 	    cmocka_unit_test(test_binary),
 	    cmocka_unit_test(test_output_cap),
+	    cmocka_unit_test(test_socket_order),
 	};
 
+	(void)signal(SIGPIPE, SIG_IGN); /* as the daemons do */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
