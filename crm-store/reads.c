@@ -293,6 +293,16 @@ const struct db_stmt reads_stmts[] = {
 	"a.customer_id WHERE k.business_id = $1::bigint AND k.phone = $2 AND "
 	"a.status IN ('requested', 'confirmed')), '[]'))",
 	2},
+    /* A call as the recording path needs it (gateway/recording.c): its
+     * business, numbers, status and turns; {"call": null} when unknown. */
+    {"s_call_by_sid",
+	"SELECT json_build_object('call', (SELECT json_build_object("
+	"'business_id', c.business_id, 'from', c.from_number, 'to', "
+	"c.to_number, 'status', c.status, 'turns', coalesce((SELECT "
+	"json_agg(t ORDER BY t.seq) FROM (SELECT seq, speaker, heard_text, "
+	"source FROM turns WHERE call_sid = c.call_sid ORDER BY seq LIMIT "
+	"500) t), '[]')) FROM calls c WHERE c.call_sid = $1))",
+	1},
     {NULL, NULL, 0},
 };
 
@@ -654,6 +664,13 @@ reads_sysquery(struct nnsock *s, const struct msg *m, json_t *payload,
 		else
 			reads_answer(
 			    crm, &q, "s_customer_by_phone", 2, p, "customer");
+	} else if (what != NULL && strcmp(what, "call_by_sid") == 0) {
+		const char *p[1] = {reads_arg(args, "call_sid", NULL, 0)};
+
+		if (p[0] == NULL)
+			serve_error(&q, "invalid", "call_sid is required");
+		else
+			reads_answer(crm, &q, "s_call_by_sid", 1, p, "call");
 	} else {
 		crm->cnt.refused++;
 		log_warnx("unknown STORE_SYSQUERY %s (job %llu)",

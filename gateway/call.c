@@ -326,8 +326,8 @@ call_play(struct call *call, enum phrase_kind k)
 		    call->business ? call->business : "(no business)");
 		return -1;
 	}
-	if (playout_enqueue(
-		call->po, ph->mulaw, ph->len, phrases_kind_name(k), now) == 0)
+	if (playout_enqueue_clip(
+		call->po, ph->clip, phrases_kind_name(k), now) == 0)
 		return -1;
 	playout_tick(call->po, now);
 	return 0;

@@ -268,10 +268,14 @@ enum phrase_kind {
 	PHRASE_N,
 };
 
+/* Immutable mu-law audio shared by reference count (clip.c). */
+struct clip;
+
 struct phrase {
 	char *text;
-	uint8_t *mulaw; /* NULL until rendered */
+	const uint8_t *mulaw; /* NULL until rendered; clip's bytes */
 	size_t len;
+	struct clip *clip; /* the audio, for playout_enqueue_clip */
 };
 
 struct phrases;
@@ -444,6 +448,7 @@ struct sse;
 /* The recording path (recording.c). */
 struct recording;
 struct recording_recent;
+struct recording_ask; /* a call_by_sid query a recording waits on */
 
 struct gateway {
 	struct daemon *d;
@@ -486,6 +491,7 @@ struct gateway {
 	struct recording *recordings;
 	struct recording_recent *rec_recent; /* webhook's call -> business */
 	size_t rec_recent_next;
+	struct recording_ask *rec_asks; /* call_by_sid queries in flight */
 };
 
 /* wiring.c */
@@ -616,12 +622,22 @@ char *media_build_mark(
     const char *stream_sid, const char *name, size_t *outlen);
 char *media_build_clear(const char *stream_sid, size_t *outlen);
 
+/* clip.c */
+struct clip *clip_new(const uint8_t *mulaw, size_t len);
+struct clip *clip_ref(struct clip *c);
+void clip_unref(struct clip *c);
+const uint8_t *clip_bytes(const struct clip *c);
+size_t clip_len(const struct clip *c);
+size_t clip_live(void);
+
 /* playout.c */
 struct playout *playout_new(const struct playout_ops *ops, void *arg,
     long lead_ms, long late_ms, struct playout_stats *st);
 void playout_free(struct playout *po);
 unsigned long playout_enqueue(struct playout *po, const uint8_t *mulaw,
     size_t len, const char *label, int64_t now_ms);
+unsigned long playout_enqueue_clip(
+    struct playout *po, struct clip *clip, const char *label, int64_t now_ms);
 void playout_tick(struct playout *po, int64_t now_ms);
 int playout_clear(struct playout *po, int64_t now_ms);
 void playout_stop(struct playout *po);

@@ -14,9 +14,14 @@
  * phrase. The set with business NULL is the default every business falls
  * back to; its greeting text is MERKAZIA_GREETING_TEXT.
  *
- * Owns every text and audio buffer it holds; phrases_free at shutdown.
- * The loop is single-threaded, so a phrase returned by phrases_get stays
- * valid until the next phrases_set of the same entry.
+ * Owns every text it holds, and one reference to each phrase's audio, a
+ * clip (clip.c) that calls share: call_play queues the clip itself, not a
+ * copy. phrases_set (a business reloaded with a new greeting re-renders
+ * its phrases) lets go of the old clip; calls still playing it hold their
+ * own references, so they play it to the end and the last frees it.
+ * phrases_free at shutdown. The loop is single-threaded, so a phrase
+ * returned by phrases_get stays valid until the next phrases_set of the
+ * same entry.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,7 +88,8 @@ phrases_find(const struct phrases *ps, const char *business)
 
 /*
  * Store phrase k of business (NULL: the default set) as text and len
- * bytes of 8 kHz mu-law (both copied), replacing what was there. Return 0.
+ * bytes of 8 kHz mu-law (both copied, the audio into a new clip),
+ * replacing what was there. Return 0.
  */
 int
 phrases_set(struct gateway *g, const char *business, enum phrase_kind k,
@@ -105,11 +111,10 @@ phrases_set(struct gateway *g, const char *business, enum phrase_kind k,
 	}
 	p = &b->p[k];
 	free(p->text);
-	free(p->mulaw);
+	clip_unref(p->clip);
 	p->text = xstrdup(text != NULL ? text : "");
-	p->mulaw = xmalloc(len > 0 ? len : 1);
-	if (len > 0)
-		memcpy(p->mulaw, mulaw, len);
+	p->clip = clip_new(mulaw, len);
+	p->mulaw = clip_bytes(p->clip);
 	p->len = len;
 	return 0;
 }
@@ -181,7 +186,7 @@ phrases_free(struct gateway *g)
 	for (size_t i = 0; i < ps->n; i++) {
 		for (size_t k = 0; k < PHRASE_N; k++) {
 			free(ps->v[i].p[k].text);
-			free(ps->v[i].p[k].mulaw);
+			clip_unref(ps->v[i].p[k].clip);
 		}
 		free(ps->v[i].business);
 	}

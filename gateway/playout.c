@@ -19,7 +19,13 @@
  * which happened), so it counts as cleared. Items dropped from the queue by
  * playout_clear or playout_stop are cleared as well. The records stay for
  * the call's life (playout_heard lists what the caller heard, in order),
- * but each item's audio is freed as soon as it is sent or dropped.
+ * but each item's audio is let go as soon as it is sent or dropped.
+ *
+ * Audio is held as a clip (clip.c): playout_enqueue copies the bytes into
+ * a clip of its own (a sentence, a personal greeting), playout_enqueue_clip
+ * takes a reference to a shared one (a fixed phrase, rendered once for
+ * every call), so a phrase costs each call no copy, and a phrase replaced
+ * meanwhile keeps playing whole to the calls that queued it.
  *
  * Clock: the core never reads a clock; the caller passes now_ms (monotonic
  * ms) to playout_enqueue, playout_tick and playout_clear. call.c drives
@@ -50,9 +56,9 @@
 
 struct playout_rec {
 	unsigned long id;
-	char name[32]; /* the mark's name */
-	char *label;   /* what it was, for the heard list */
-	uint8_t *audio;
+	char name[32];	    /* the mark's name */
+	char *label;	    /* what it was, for the heard list */
+	struct clip *audio; /* one reference; NULL once sent or dropped */
 	size_t len;
 	size_t off; /* bytes sent */
 	enum playout_state state;
@@ -121,7 +127,7 @@ playout_free(struct playout *po)
 	if (po == NULL)
 		return;
 	for (size_t i = 0; i < po->n; i++) {
-		free(po->items[i].audio);
+		clip_unref(po->items[i].audio);
 		free(po->items[i].label);
 	}
 	free(po->items);
@@ -137,9 +143,29 @@ unsigned long
 playout_enqueue(struct playout *po, const uint8_t *mulaw, size_t len,
     const char *label, int64_t now_ms)
 {
-	struct playout_rec *r;
+	struct clip *c;
+	unsigned long id;
 
 	if (po->stopped)
+		return 0;
+	c = clip_new(mulaw, len);
+	id = playout_enqueue_clip(po, c, label, now_ms);
+	clip_unref(c);
+	return id;
+}
+
+/*
+ * As playout_enqueue, but share clip's audio (the item takes a reference
+ * of its own, let go once the item is sent or dropped) instead of copying
+ * it. Return the item's id, or 0 once the playout is stopped.
+ */
+unsigned long
+playout_enqueue_clip(
+    struct playout *po, struct clip *clip, const char *label, int64_t now_ms)
+{
+	struct playout_rec *r;
+
+	if (po->stopped || clip == NULL)
 		return 0;
 	if (po->n == po->cap) {
 		po->cap = po->cap ? po->cap * 2 : 16;
@@ -151,10 +177,8 @@ playout_enqueue(struct playout *po, const uint8_t *mulaw, size_t len,
 	r->id = po->next_id++;
 	snprintf(r->name, sizeof(r->name), "item-%lu", r->id);
 	r->label = xstrdup(label != NULL ? label : "");
-	r->audio = xmalloc(len > 0 ? len : 1);
-	if (len > 0)
-		memcpy(r->audio, mulaw, len);
-	r->len = len;
+	r->audio = clip_ref(clip);
+	r->len = clip_len(clip);
 	r->state = PLAYOUT_QUEUED;
 	(void)now_ms;
 	return r->id;
@@ -164,7 +188,8 @@ playout_enqueue(struct playout *po, const uint8_t *mulaw, size_t len,
 static void
 playout_drop(struct playout_rec *r)
 {
-	X_FREE(r->audio);
+	clip_unref(r->audio);
+	r->audio = NULL;
 	r->state = PLAYOUT_CLEARED;
 }
 
@@ -172,7 +197,8 @@ playout_drop(struct playout_rec *r)
 static int
 playout_finish_item(struct playout *po, struct playout_rec *r)
 {
-	X_FREE(r->audio);
+	clip_unref(r->audio);
+	r->audio = NULL;
 	r->state = PLAYOUT_SENT;
 	r->epoch = po->epoch;
 	po->qhead++;
@@ -220,7 +246,7 @@ playout_tick(struct playout *po, int64_t now_ms)
 		take = r->len - r->off;
 		if (take > PLAYOUT_FRAME_BYTES)
 			take = PLAYOUT_FRAME_BYTES;
-		memcpy(frame, r->audio + r->off, take);
+		memcpy(frame, clip_bytes(r->audio) + r->off, take);
 		memset(frame + take, MULAW_SILENCE, sizeof(frame) - take);
 		if (po->ops->media(po->arg, frame, sizeof(frame)) < 0) {
 			po->stopped = true;

@@ -18,10 +18,17 @@
  * RECORDING_CHUNK_S seconds (an STT job takes at most 2 minutes). Each
  * piece is an STT_JOB with source "recording". When every piece has its
  * result (or ran out of budget) the pieces with words are written, in
- * order, as caller turns, and an ANALYSIS_JOB with the recording's words
- * as the transcript follows, whose result the llm-worker writes itself
- * (summary, sentiment, lead score). The call row gets recording_url and
- * fallback_used at once, when the callback arrives.
+ * order, as caller turns, and an ANALYSIS_JOB of the whole call follows,
+ * whose result the llm-worker writes itself (summary, sentiment, lead
+ * score; it replaces the live call's, as it covers more). The call row
+ * gets recording_url and fallback_used when the callback arrives.
+ *
+ * The whole call: before the analysis the gateway asks crm-store
+ * (STORE_SYSQUERY call_by_sid) for the call's turns; the transcript is
+ * the live turns' heard text (caller and agent, as conversation.c builds
+ * it) then the recording's words. When crm-store cannot be asked or does
+ * not answer in RECORDING_ASK_MS, a warning, and the recording's words
+ * alone (the analysis is late, never lost).
  *
  * The turns: speaker "caller", heard = the transcript, seq
  * RECORDING_SEQ_BASE + piece (so they sort after the live call's turns,
@@ -33,8 +40,11 @@
  *
  * The business (needed for the call row and the analysis): the live call's
  * if this gateway still holds it, else the one this gateway's webhook
- * noted for the call (a ring of the last RECORDING_RECENT_MAX calls), else
- * the business that owns the form's To, else MERKAZIA_DEFAULT_BUSINESS.
+ * noted for the call (a ring of the last RECORDING_RECENT_MAX calls).
+ * When neither knows (a restart, another gateway's call) the call row
+ * waits for call_by_sid: crm-store's business_id for the call, else the
+ * business that owns the form's To, else MERKAZIA_DEFAULT_BUSINESS. The
+ * analysis takes crm-store's business_id whenever it has the call.
  * Without one, the turns are still written (they need only the call SID)
  * and the rest is skipped with a warning.
  *
@@ -50,7 +60,12 @@
  * owner and its fetch holds it as the callback argument. It is freed when
  * its last job is over (jobs.c allows forgetting from its callbacks) or
  * when its fetch fails; recording_cleanup frees what is left at shutdown,
- * after the REST client and the job table are gone (memory only).
+ * after the REST client and the job table are gone (memory only). A
+ * call_by_sid query holds a ticket (struct recording_ask on g->rec_asks)
+ * that carries all its answer needs and finds the recording again by its
+ * SID, so a reply after the recording is freed is safe; the store client
+ * drops pending queries without their callbacks at shutdown, and
+ * recording_cleanup frees the tickets left.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -68,6 +83,7 @@
 #include "log.h"
 #include "msg.h"
 #include "mulaw.h"
+#include "store.h"
 #include "twilio_rest.h"
 #include "xmalloc.h"
 
@@ -79,6 +95,8 @@
 #define RECORDING_GENERATION	  0x40000000u
 #define RECORDING_RECENT_MAX	  1024
 #define RECORDING_SID_MAX	  64
+#define RECORDING_ASK_MS	  5000 /* budget of a call_by_sid query */
+#define RECORDING_BIZ_MAX	  32
 
 struct recording_piece {
 	char *text; /* NULL: no words (yet) */
@@ -107,6 +125,23 @@ struct recording_recent {
 	char call_sid[MSG_SID_MAX + 1];
 	char *business;
 	char *from;
+};
+
+/*
+ * A call_by_sid query in flight (a ticket on g->rec_asks): it carries all
+ * its answer needs, so it outlives the recording; a reply never reaches
+ * freed memory, and recording_cleanup frees tickets never answered.
+ */
+struct recording_ask {
+	struct recording_ask *next;
+	struct gateway *g;
+	bool analysis; /* else: the call row waits on it */
+	char call_sid[MSG_SID_MAX + 1];
+	char rec_sid[RECORDING_SID_MAX];
+	char *business; /* the gateway's own guess, NULL: unknown */
+	char *from;
+	char *url;   /* the call row's recording URL */
+	char *words; /* the recording's words (analysis) */
 };
 
 static const struct jobs_owner_ops recording_job_ops;
@@ -241,29 +276,230 @@ recording_row_url(const struct gateway *g, const struct form *form)
 
 /* Write the call row's recording URL and fallback_used. */
 static void
-recording_write_call(struct recording *r, const char *url)
+recording_write_call(struct gateway *g, const char *call_sid,
+    const char *business, const char *url)
 {
 	json_t *d;
 
-	if (!recording_is_numeric(r->business))
+	if (!recording_is_numeric(business))
 		return;
-	d = json_pack("{s:s, s:s, s:b}", "call_sid", r->call_sid, "business_id",
-	    r->business, "fallback_used", 1);
+	d = json_pack("{s:s, s:s, s:b}", "call_sid", call_sid, "business_id",
+	    business, "fallback_used", 1);
 	if (d == NULL)
 		return;
 	if (url != NULL)
 		json_object_set_new(d, "recording_url", json_string(url));
-	(void)crm_write(r->g, "call", r->call_sid, d);
+	(void)crm_write(g, "call", call_sid, d);
 	json_decref(d);
 }
 
+/* ---- what crm-store knows of the call (call_by_sid) ------------------- */
+
+static void
+recording_ask_drop(struct gateway *g, struct recording_ask *a)
+{
+	struct recording_ask **pp;
+
+	for (pp = &g->rec_asks; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	free(a->business);
+	free(a->from);
+	free(a->url);
+	free(a->words);
+	free(a);
+}
+
+static struct recording_ask *
+recording_ask_new(struct gateway *g, bool analysis, const char *call_sid,
+    const char *rec_sid, const char *business, const char *from)
+{
+	struct recording_ask *a = xcalloc(1, sizeof(*a));
+
+	a->g = g;
+	a->analysis = analysis;
+	snprintf(a->call_sid, sizeof(a->call_sid), "%s", call_sid);
+	snprintf(a->rec_sid, sizeof(a->rec_sid), "%s", rec_sid);
+	a->business = business != NULL ? xstrdup(business) : NULL;
+	a->from = from != NULL && from[0] != '\0' ? xstrdup(from) : NULL;
+	return a;
+}
+
+/*
+ * Send a's query (a is put on g->rec_asks). Return 0, or -1 with a
+ * freed when it cannot be sent (the caller falls back).
+ */
+static int recording_ask_send(struct recording_ask *a);
+
+/* The business crm-store names in a call_by_sid answer, into buf. */
+static const char *
+recording_reply_business(json_t *call, char *buf, size_t len)
+{
+	json_t *b = json_object_get(call, "business_id");
+
+	if (json_is_integer(b)) {
+		snprintf(buf, len, "%lld", (long long)json_integer_value(b));
+		return buf;
+	}
+	if (json_is_string(b) && recording_is_numeric(json_string_value(b))) {
+		snprintf(buf, len, "%s", json_string_value(b));
+		return buf;
+	}
+	return NULL;
+}
+
 /* ---- the end: turns and analysis -------------------------------------- */
+
+/*
+ * Ask for the analysis of the whole call: the live turns crm-store holds
+ * (turns: its call_by_sid answer, NULL when it could not be asked), as
+ * conversation.c builds its transcript, then the recording's words.
+ */
+static void
+recording_analyse(struct gateway *g, const char *call_sid, const char *rec_sid,
+    const char *business, const char *from, const char *words, json_t *turns)
+{
+	struct log_ctx ctx = {call_sid, NULL, 0, -1};
+	json_t *transcript = json_array(), *t, *p;
+	size_t i, live = 0;
+
+	json_array_foreach(turns, i, t) {
+		const char *who =
+		    json_string_value(json_object_get(t, "speaker"));
+		const char *text =
+		    json_string_value(json_object_get(t, "heard_text"));
+		const char *src =
+		    json_string_value(json_object_get(t, "source"));
+
+		/* A recording's own turns (an earlier callback) come last. */
+		if (who == NULL || text == NULL || text[0] == '\0' ||
+		    (src != NULL && strcmp(src, "recording") == 0) ||
+		    json_integer_value(json_object_get(t, "seq")) >=
+			RECORDING_SEQ_BASE ||
+		    (strcmp(who, "caller") != 0 && strcmp(who, "agent") != 0))
+			continue;
+		json_array_append_new(transcript,
+		    json_pack("{s:s, s:s}", "role", who, "text", text));
+		live++;
+	}
+	json_array_append_new(transcript,
+	    json_pack("{s:s, s:s}", "role", "caller", "text", words));
+	if (g->jobtab == NULL || !recording_is_numeric(business)) {
+		log_call(LOG_LEVEL_WARN, &ctx,
+		    "recording %s: no analysis: the call's business is not "
+		    "known",
+		    rec_sid);
+		json_decref(transcript);
+		return;
+	}
+	p = json_pack("{s:s, s:O, s:{s:s?}, s:s}", "business_id", business,
+	    "transcript", transcript, "customer", "phone", from, "source",
+	    "recording");
+	(void)jobs_submit(g->jobtab, JOBS_LLM, MSG_ANALYSIS_JOB, call_sid,
+	    RECORDING_GENERATION + 1, p, NULL, 0, NULL, NULL, 0);
+	json_decref(p);
+	json_decref(transcript);
+	log_call(LOG_LEVEL_INFO, &ctx,
+	    "recording %s: analysis requested over %zu live turn(s) and the "
+	    "recording",
+	    rec_sid, live);
+}
+
+/* crm-store answered call_by_sid (or not): finish what waited on it. */
+static void
+recording_on_call(unsigned int type, json_t *reply, void *arg)
+{
+	struct recording_ask *a = arg;
+	struct gateway *g = a->g;
+	struct log_ctx ctx = {a->call_sid, NULL, 0, -1};
+	json_t *call = json_object_get(reply, "call");
+	const char *biz = a->business, *from = a->from;
+	char buf[RECORDING_BIZ_MAX];
+	struct recording *r;
+
+	if (type != MSG_STORE_REPLY) {
+		log_call(LOG_LEVEL_WARN, &ctx,
+		    "recording %s: crm-store did not say what it knows of the "
+		    "call (%s); going on with %s",
+		    a->rec_sid, msg_type_name(type),
+		    a->analysis ? "the recording's words only"
+				: "the gateway's guess of its business");
+		call = NULL;
+	} else if (!json_is_object(call)) {
+		log_call(LOG_LEVEL_INFO, &ctx,
+		    "recording %s: crm-store does not know the call",
+		    a->rec_sid);
+		call = NULL;
+	} else {
+		const char *b =
+		    recording_reply_business(call, buf, sizeof(buf));
+		const char *f =
+		    json_string_value(json_object_get(call, "from"));
+
+		if (b != NULL)
+			biz = b;
+		if (from == NULL && f != NULL && f[0] != '\0')
+			from = f;
+	}
+	if (a->analysis) {
+		recording_analyse(g, a->call_sid, a->rec_sid, biz, from,
+		    a->words, json_object_get(call, "turns"));
+	} else {
+		recording_write_call(g, a->call_sid, biz, a->url);
+		/* The recording, if still here, finishes with this business. */
+		for (r = g->recordings; r != NULL; r = r->next) {
+			if (strcmp(r->rec_sid, a->rec_sid) != 0)
+				continue;
+			if (biz != NULL && biz != r->business) {
+				free(r->business);
+				r->business = xstrdup(biz);
+			}
+			if (r->from == NULL && from != NULL)
+				r->from = xstrdup(from);
+			break;
+		}
+		if (!recording_is_numeric(biz))
+			log_call(LOG_LEVEL_WARN, &ctx,
+			    "recording %s: the call's business is not known; "
+			    "its turns are written, the call row and analysis "
+			    "are not",
+			    a->rec_sid);
+	}
+	recording_ask_drop(g, a); /* a is gone from here on */
+}
+
+static int
+recording_ask_send(struct recording_ask *a)
+{
+	struct gateway *g = a->g;
+	json_t *q;
+
+	if (g->store == NULL) {
+		recording_ask_drop(g, a);
+		return -1;
+	}
+	a->next = g->rec_asks;
+	g->rec_asks = a;
+	q = json_pack("{s:s, s:{s:s}}", "q", "call_by_sid", "args", "call_sid",
+	    a->call_sid);
+	if (q == NULL || store_request(g->store, MSG_STORE_SYSQUERY, q,
+			     RECORDING_ASK_MS, recording_on_call, a) < 0) {
+		json_decref(q);
+		recording_ask_drop(g, a);
+		return -1;
+	}
+	json_decref(q);
+	return 0;
+}
 
 static void
 recording_finish(struct recording *r)
 {
 	struct log_ctx ctx = recording_ctx(r);
-	json_t *transcript = json_array();
+	struct recording_ask *a;
 	char *all = NULL;
 	size_t turns = 0;
 
@@ -309,32 +545,29 @@ recording_finish(struct recording *r)
 		log_call(LOG_LEVEL_INFO, &ctx,
 		    "recording %s has no words: no turn, no analysis",
 		    r->rec_sid);
-		json_decref(transcript);
 		return;
 	}
-	json_array_append_new(
-	    transcript, json_pack("{s:s, s:s}", "role", "caller", "text", all));
-	if (r->g->jobtab != NULL && recording_is_numeric(r->business)) {
-		json_t *p = json_pack("{s:s, s:O, s:{s:s?}, s:s}",
-		    "business_id", r->business, "transcript", transcript,
-		    "customer", "phone", r->from, "source", "recording");
-
-		(void)jobs_submit(r->g->jobtab, JOBS_LLM, MSG_ANALYSIS_JOB,
-		    r->call_sid, RECORDING_GENERATION + 1, p, NULL, 0, NULL,
-		    NULL, 0);
-		json_decref(p);
-		log_call(LOG_LEVEL_INFO, &ctx,
-		    "recording %s: %zu turn(s) written (%zu bytes of text); "
-		    "analysis requested",
-		    r->rec_sid, turns, strlen(all));
-	} else {
+	log_call(LOG_LEVEL_INFO, &ctx,
+	    "recording %s: %zu turn(s) written (%zu bytes of text)", r->rec_sid,
+	    turns, strlen(all));
+	if (r->g->jobtab == NULL) {
+		free(all);
+		return;
+	}
+	/* The analysis sees the whole call: ask crm-store for the live
+	 * turns first; without an answer, the recording's words alone. */
+	a = recording_ask_new(
+	    r->g, true, r->call_sid, r->rec_sid, r->business, r->from);
+	a->words = xstrdup(all);
+	if (recording_ask_send(a) < 0) {
 		log_call(LOG_LEVEL_WARN, &ctx,
-		    "recording %s: %zu turn(s) written (%zu bytes of text); no "
-		    "analysis: the call's business is not known",
-		    r->rec_sid, turns, strlen(all));
+		    "recording %s: crm-store cannot be asked for the call's "
+		    "live turns; the analysis sees the recording only",
+		    r->rec_sid);
+		recording_analyse(r->g, r->call_sid, r->rec_sid, r->business,
+		    r->from, all, NULL);
 	}
 	free(all);
-	json_decref(transcript);
 }
 
 /* A piece is over (result or expiry): finish when it was the last. */
@@ -552,7 +785,9 @@ recording_status(struct gateway *g, const struct form *form)
 	const struct call *call;
 	struct recording *r;
 	const char *biz = NULL, *from = NULL;
+	struct recording_ask *ask;
 	char *row_url;
+	bool guess;
 
 	if (sid == NULL || !twilio_rest_sid_is_valid(sid, "CA")) {
 		log_warnx("twilio: recording status without a valid CallSid");
@@ -591,7 +826,12 @@ recording_status(struct gateway *g, const struct form *form)
 	} else if (recent != NULL) {
 		biz = recent->business;
 		from = recent->from;
-	} else {
+	}
+	/* Not in this gateway's memory (a restart, another gateway's
+	 * call): crm-store's call row says; the form's To or the default
+	 * business is the guess when it cannot. */
+	guess = biz == NULL;
+	if (guess) {
 		biz = routes_business_lookup(g, form_get(form, "To"));
 		from = form_get(form, "From");
 	}
@@ -606,13 +846,30 @@ recording_status(struct gateway *g, const struct form *form)
 	r->next = g->recordings;
 	g->recordings = r;
 	row_url = recording_row_url(g, form);
-	recording_write_call(r, row_url);
+	ask = guess ? recording_ask_new(g, false, sid, re, r->business, r->from)
+		    : NULL;
+	if (ask != NULL) {
+		ask->url = row_url; /* the ticket's now */
+		row_url = NULL;
+	}
+	if (ask == NULL || recording_ask_send(ask) < 0) {
+		if (guess)
+			log_call(LOG_LEVEL_WARN, &ctx,
+			    "recording %s: crm-store cannot be asked for the "
+			    "call's business; going on with the gateway's "
+			    "guess",
+			    re);
+		if (guess)
+			row_url = recording_row_url(g, form);
+		recording_write_call(g, sid, r->business, row_url);
+		if (r->business == NULL)
+			log_call(LOG_LEVEL_WARN, &ctx,
+			    "recording %s: the call's business is not known; "
+			    "its turns are written, the call row and analysis "
+			    "are not",
+			    re);
+	}
 	free(row_url);
-	if (r->business == NULL)
-		log_call(LOG_LEVEL_WARN, &ctx,
-		    "recording %s: the call's business is not known; its "
-		    "turns are written, the call row and analysis are not",
-		    re);
 	log_call(LOG_LEVEL_INFO, &ctx,
 	    "recording %s completed (%s s); fetching", re,
 	    form_get(form, "RecordingDuration") != NULL
@@ -635,6 +892,8 @@ recording_cleanup(struct gateway *g)
 		g->recordings = r->next;
 		recording_free(r);
 	}
+	while (g->rec_asks != NULL) /* never answered: the store is gone */
+		recording_ask_drop(g, g->rec_asks);
 	for (size_t i = 0; g->rec_recent != NULL && i < RECORDING_RECENT_MAX;
 	     i++) {
 		free(g->rec_recent[i].business);

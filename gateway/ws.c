@@ -780,7 +780,8 @@ ws_send_frame(struct ws_conn *ws, const char *msg, size_t len)
 	}
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = hl;
-	iov[1].iov_base = (void *)(uintptr_t)msg;
+	/* struct iovec is not const-correct; sendmsg only reads it. */
+	memcpy(&iov[1].iov_base, &msg, sizeof(iov[1].iov_base));
 	iov[1].iov_len = len;
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = iov;

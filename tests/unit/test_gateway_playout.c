@@ -5,8 +5,9 @@
  * late with a fine-grained timer, the last frame padded with silence, a
  * mark after each item in queue order, mark echoes building the heard
  * list, clear dropping the queue and turning later echoes into "cleared",
- * late frames counted after a stall without a catch-up burst, stop, and a
- * failed send stopping the playout.
+ * late frames counted after a stall without a catch-up burst, stop, a
+ * failed send stopping the playout, and a shared clip (a phrase) held by
+ * reference until the last playout sends or drops it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -359,6 +360,68 @@ test_stop_and_failure(void **state)
 	playout_free(po);
 }
 
+/*
+ * A clip queued by reference (a phrase every call shares): each playout
+ * holds its own reference, plays the clip's bytes, and lets go once the
+ * item is sent (one playout) or dropped by clear (the other); the clip is
+ * freed with the last reference, after its owner let go first.
+ */
+static void
+test_clip_shared(void **state)
+{
+	static struct rec r1, r2;
+	struct playout_stats st = {0};
+	struct playout *p1, *p2;
+	uint8_t audio[400]; /* 2.5 frames */
+	struct clip *c;
+	size_t base = clip_live();
+	size_t media = 0;
+
+	(void)state;
+	memset(&r1, 0, sizeof(r1));
+	memset(&r2, 0, sizeof(r2));
+	memset(audio, 0x42, sizeof(audio));
+	c = clip_new(audio, sizeof(audio));
+	assert_int_equal(clip_live(), base + 1);
+	assert_int_equal(clip_len(c), sizeof(audio));
+	p1 = playout_new(&ops, &r1, 60, 40, &st);
+	p2 = playout_new(&ops, &r2, 20, 40, &st);
+	assert_int_equal(playout_enqueue_clip(p1, c, "greeting", 0), 1);
+	assert_int_equal(playout_enqueue_clip(p2, c, "greeting", 0), 1);
+	assert_int_equal(playout_enqueue_clip(p2, NULL, "none", 0), 0);
+	/* the owner lets go (a phrase replaced): the playouts keep it */
+	clip_unref(c);
+	assert_int_equal(clip_live(), base + 1);
+	playout_tick(p2, 0); /* one frame of p2, then barge-in */
+	assert_int_equal(count(&r2, EV_MEDIA), 1);
+	assert_int_equal(playout_clear(p2, 0), 0);
+	assert_int_equal(playout_item_state(p2, 0), PLAYOUT_CLEARED);
+	assert_int_equal(clip_live(), base + 1); /* p1 still plays it */
+	r1.now = 0;
+	run(p1, &r1, 200, 5, 60);
+	for (size_t i = 0; i < r1.n; i++) {
+		if (r1.ev[i].type != EV_MEDIA)
+			continue;
+		assert_int_equal(r1.ev[i].first, 0x42);
+		/* the last frame: 80 bytes of audio, then silence */
+		assert_int_equal(
+		    r1.ev[i].last, media < 2 ? 0x42 : MULAW_SILENCE);
+		media++;
+	}
+	assert_int_equal(media, 3);
+	assert_int_equal(playout_item_state(p1, 0), PLAYOUT_SENT);
+	assert_int_equal(clip_live(), base); /* freed with the last frame */
+	playout_free(p1);
+	playout_free(p2);
+
+	/* a copied item's clip goes with playout_free, sent or not */
+	p1 = playout_new(&ops, &r1, 60, 40, &st);
+	playout_enqueue(p1, audio, sizeof(audio), "copy", 0);
+	assert_int_equal(clip_live(), base + 1);
+	playout_free(p1);
+	assert_int_equal(clip_live(), base);
+}
+
 int
 main(void)
 {
@@ -370,6 +433,7 @@ main(void)
 	    cmocka_unit_test(test_late_and_resync),
 	    cmocka_unit_test(test_idle_gap_not_late),
 	    cmocka_unit_test(test_stop_and_failure),
+	    cmocka_unit_test(test_clip_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

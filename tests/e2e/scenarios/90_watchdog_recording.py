@@ -11,12 +11,21 @@ watchdog with MERKAZIA_PUBLIC_URL, start timeout 1.5 s).
      answers 204, fetches the media from fake-twilio with HTTP Basic
      auth, and PostgreSQL gets a caller turn (seq 1000) whose heard text
      is the line, with source "recording"; the call row gets
-     recording_url and fallback_used, and the analysis' summary.
+     recording_url and fallback_used, and the analysis' summary. The
+     call had live turns before its stream died (two rows put in
+     PostgreSQL, as a stream that died mid-call leaves them): the
+     analysis request fake-openai receives holds them, then the
+     recording's words (the gateway asks crm-store's call_by_sid).
   3. A second recording of the same call whose RecordingUrl is on a
      foreign host (fake-openai's address): that host receives nothing;
      the gateway fetches the URL rebuilt from the RecordingSid under
      TWILIO_API_BASE_URL instead, and the turn is written the same way
      (the same seq: the callback is idempotent).
+  4. A recording of a call this gateway never saw (its row and a live
+     turn put in PostgreSQL, as another gateway or one before a restart
+     leaves them): the call row gets recording_url and fallback_used
+     once crm-store's call_by_sid names the business, and the analysis
+     request again holds the live turn and the recording's words.
 Prints the delays; asserts order and outcome.
 Why: the fallback exists to save the caller's request; a recording that
 never reaches the CRM loses it anyway, and Twilio's credentials must
@@ -33,6 +42,9 @@ import watchdog_e2e as wd  # noqa: E402
 from e2e import T, check  # noqa: E402
 
 SEQ = 1000
+LIVE_CALLER = "אני מחפש דירת ארבעה חדרים בגבעתיים"
+LIVE_AGENT = "בשמחה, מה התקציב שלך?"
+LIVE_OTHER = "התקשרתי אתמול לגבי הדירה ברחוב הרצל"
 
 
 def turn_rows(stack, sid):
@@ -62,6 +74,23 @@ def fetches(tw, rec_sid):
             rec_sid in (r.get("path") or "")]
 
 
+def analysis_requests(stack):
+    """The user message of every analysis (structured) chat request."""
+    out = []
+    for r in conv_e2e.openai_requests(stack, "/v1/chat/completions"):
+        body = r.get("body") or {}
+        if not isinstance(body, dict) or \
+                (body.get("response_format") or {}).get("type") != \
+                "json_schema":
+            continue
+        out.append(" ".join(m.get("content") or "" for m in
+                            body.get("messages") or []
+                            if isinstance(m, dict) and
+                            m.get("role") == "user" and
+                            isinstance(m.get("content"), str)))
+    return out
+
+
 def scenario():
     stack = wd.conv_start()
     tw = wd.Twilio(stack)
@@ -80,6 +109,13 @@ def scenario():
     ups = tw.updates(sid)
     check(len(ups) == 1, "%d updates for the call" % len(ups))
     wd.check_record_update(ups[0], sid, tw)
+
+    # The live part of the call, as a stream that died mid-call leaves
+    # it in PostgreSQL (the gateway wrote these turns as they happened).
+    conv_e2e.sql(stack, "INSERT INTO turns (call_sid, seq, speaker, "
+                 "heard_text) VALUES ('%s', 1, 'caller', '%s'), "
+                 "('%s', 2, 'agent', '%s')" % (sid, LIVE_CALLER, sid,
+                                               LIVE_AGENT))
 
     # 2. The caller's message arrives through the status callback.
     rec = tw.control("POST", "recordings", {"text": line["say"],
@@ -115,6 +151,16 @@ def scenario():
           (row["recording_url"], row["fallback_used"]))
     check(row["summary"] == conv_e2e.scenario()["analysis"]["summary"],
           "the summary is not the analysis': %s" % row["summary"])
+    # The analysis saw the whole call: the live turns, then the recording.
+    head = want[:12]
+    seen = analysis_requests(stack)
+    whole = [u for u in seen if LIVE_CALLER in u and LIVE_AGENT in u and
+             head in u and u.index(LIVE_CALLER) < u.index(LIVE_AGENT) <
+             u.rindex(head)]
+    check(len(whole) == 1, "no analysis request with the live turns then "
+          "the recording's words (%d analysis request(s)): %s" %
+          (len(seen), [u[:200] for u in seen]))
+    e2e.say("the analysis request holds the live turns and the recording")
 
     # 3. A RecordingUrl on a foreign host is never contacted.
     foreign = stack.settings["OPENAI_BASE_URL"]
@@ -151,10 +197,38 @@ def scenario():
     check(len(turns) == 1 and turns[0]["heard_text"] == want,
           "recording turns after the second callback: %s" % turns)
 
+    # 4. A call this gateway never saw: crm-store knows it.
+    other = "CA" + "%032x" % int(time.time() * 1e6)
+    conv_e2e.sql(stack, "INSERT INTO calls (call_sid, business_id, "
+                 "from_number, to_number, status) VALUES ('%s', 1, "
+                 "'+972501234999', '+97235550100', 'in-progress')" % other)
+    conv_e2e.sql(stack, "INSERT INTO turns (call_sid, seq, speaker, "
+                 "heard_text) VALUES ('%s', 1, 'caller', '%s')" %
+                 (other, LIVE_OTHER))
+    rec3 = tw.control("POST", "recordings", {"text": line["say"],
+                                             "call_sid": other, "wpm": wpm})
+    code = wd.post_twilio(stack, "/twilio/recording-status",
+                          wd.recording_status_form(tw, other, rec3))
+    check(code == 204, "recording-status answered %d" % code)
+    wait_turn(stack, other, 30)
+    e2e.wait_for(
+        lambda: [u for u in analysis_requests(stack)
+                 if LIVE_OTHER in u and head in u and
+                 u.index(LIVE_OTHER) < u.rindex(head)], T(30),
+        "the analysis of the unseen call with its live turn")
+    row = call_row(stack, other)
+    check(row["recording_url"] == rec3["url"] and row["fallback_used"],
+          "the unseen call's row: %s" % row)
+    e2e.say("a call this gateway never saw: row and analysis from "
+            "crm-store's call_by_sid")
+
     # No warning or error at the gateway about this call but the foreign
     # URL's.
     bad = [ln for ln in stack.log("gateway")
            if ln.get("level") in ("error",) and ln.get("call_sid") == sid]
+    bad += [ln for ln in stack.log("gateway")
+            if ln.get("level") in ("warn", "error") and
+            ln.get("call_sid") == other]
     check(not bad, "gateway errors for the call: %s" %
           [ln.get("msg") for ln in bad])
     code, report = stack.stop()
