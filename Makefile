@@ -54,7 +54,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 .PHONY: all deps check check-unit check-e2e lint asan fuzz format \
         format-check cppcheck clang-tidy check-includes tests demo clean \
         install valgrind bench-store bench-tts bench-gateway bench-call web \
-        check-web
+        check-web FORCE
 
 all: $(DAEMONS:%=$(BINDIR)/%) $(TOOLS:%=$(BINDIR)/%) web
 
@@ -163,6 +163,9 @@ $(BUILD)/%.o: %.c
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -D_GNU_SOURCE $(PKG_CFLAGS)
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 # Always relinked: the daemon files a target uses are not prerequisites.
+# FORCE has an empty rule, so make counts it as always new (without the
+# rule the pattern would not apply and an old binary would stand).
+FORCE:
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) FORCE
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) $(if $(FUZZ_DAEMON_$*),-I$(FUZZ_DAEMON_$*)) -DMERKAZIA_VERSION='"$(VERSION)"' -DMERKAZIA_BUILD_ID='"fuzz"' \
