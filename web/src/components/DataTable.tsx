@@ -8,6 +8,8 @@
 import { flexRender, getCoreRowModel, useReactTable, type ColumnDef, type SortingState } from '@tanstack/react-table';
 import type { ReactNode } from 'react';
 import type { SortOrder } from '../api/types';
+import type { AsyncState } from '../lib/useAsync';
+import type { ListQueryApi } from '../lib/useListQuery';
 import { he } from '../he';
 import { formatNumber } from '../lib/format';
 import { ChevronEnd, ChevronStart, SortAsc, SortDesc, SortNone } from './Icons';
@@ -175,3 +177,54 @@ export function Pager({ page, pages, total, onPage }: { page: number; pages: num
   );
 }
 
+export interface ListTableProps<T extends { id: number }> {
+  columns: ColumnDef<T, unknown>[];
+  /** The page the server answered (docs/api.md "Paged lists"). */
+  list: Pick<AsyncState<{ rows: T[]; total: number }>, 'data' | 'loading' | 'error' | 'reload'>;
+  /** The URL's paging, sort, search and filters (useListQuery). */
+  listQuery: Pick<ListQueryApi, 'query' | 'set'>;
+  /** Where a row's click leads. */
+  onRowClick: (row: T) => void;
+  /** Shown when nothing matches; `emptyFiltered` when a search or filter is on. */
+  empty: ReactNode;
+  emptyFiltered: ReactNode;
+  caption: string;
+  testId: string;
+}
+
+/** A server-paged list bound to the URL's list query: the calls and customers screens. */
+export function ListTable<T extends { id: number }>({ list, listQuery: { query, set }, ...p }: ListTableProps<T>) {
+  const filtered = query.search !== '' || Object.keys(query.filters).length > 0;
+  return (
+    <DataTable<T>
+      testId={p.testId}
+      caption={p.caption}
+      columns={p.columns}
+      rows={list.data?.rows ?? []}
+      total={list.data?.total ?? 0}
+      page={query.page}
+      perPage={query.per_page}
+      sort={query.sort}
+      order={query.order}
+      onSort={(sort, order) => set({ sort, order, page: 1 })}
+      onPage={(page) => set({ page })}
+      loading={list.loading}
+      error={list.error}
+      onRetry={list.reload}
+      rowId={(r) => String(r.id)}
+      onRowClick={p.onRowClick}
+      empty={
+        filtered ? (
+          <>
+            {p.emptyFiltered}{' '}
+            <button type="button" className="btn btn-secondary" onClick={() => set({ search: '', filters: {}, page: 1 })}>
+              {he.common.clearFilters}
+            </button>
+          </>
+        ) : (
+          p.empty
+        )
+      }
+    />
+  );
+}

@@ -8,7 +8,7 @@ import { Link, useLocation } from 'wouter';
 import { api } from '../api/client';
 import type { Call, CallStatus } from '../api/types';
 import { CallStatusBadge, ScoreBadge, SentimentBadge } from '../components/Badges';
-import { DataTable, type ColumnMeta } from '../components/DataTable';
+import { ListTable, type ColumnMeta } from '../components/DataTable';
 import { Auto, Ltr, Phone } from '../components/Ltr';
 import { SearchBox, SelectFilter } from '../components/Filters';
 import { he } from '../he';
@@ -90,7 +90,6 @@ export function CallsList() {
   const list = useAsync((signal) => api.calls(params, { signal }), [params]);
   useEvent('call', () => list.reload());
   const columns = useMemo(callColumns, []);
-  const filtered = query.search !== '' || Object.keys(query.filters).length > 0;
 
   return (
     <section className="flex flex-col gap-4">
@@ -115,35 +114,15 @@ export function CallsList() {
           testId="filter-direction"
         />
       </div>
-      <DataTable<Call>
+      <ListTable<Call>
         testId="calls-table"
         caption={he.calls.title}
         columns={columns}
-        rows={list.data?.rows ?? []}
-        total={list.data?.total ?? 0}
-        page={query.page}
-        perPage={query.per_page}
-        sort={query.sort}
-        order={query.order}
-        onSort={(sort, order) => set({ sort, order, page: 1 })}
-        onPage={(page) => set({ page })}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
-        rowId={(c) => String(c.id)}
+        list={list}
+        listQuery={{ query, set }}
         onRowClick={(c) => navigate(`/calls/${c.id}`)}
-        empty={
-          filtered ? (
-            <>
-              {he.calls.emptyFiltered}{' '}
-              <button type="button" className="btn btn-secondary" onClick={() => set({ search: '', filters: {}, page: 1 })}>
-                {he.common.clearFilters}
-              </button>
-            </>
-          ) : (
-            he.calls.empty
-          )
-        }
+        empty={he.calls.empty}
+        emptyFiltered={he.calls.emptyFiltered}
       />
     </section>
   );

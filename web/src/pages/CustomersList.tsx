@@ -11,7 +11,7 @@ import { api, fetchAllCustomers } from '../api/client';
 import { STAGES, type Customer, type Pipeline, type Source } from '../api/types';
 import { ScoreBadge, StageBadge } from '../components/Badges';
 import { CustomerForm } from '../components/CustomerForm';
-import { DataTable, type ColumnMeta } from '../components/DataTable';
+import { ListTable, type ColumnMeta } from '../components/DataTable';
 import { SearchBox, SelectFilter } from '../components/Filters';
 import { Auto, Ltr, Phone } from '../components/Ltr';
 import { ErrorState } from '../components/States';
@@ -101,7 +101,6 @@ export function CustomersList() {
   const [exportError, setExportError] = useState<unknown>(null);
   const [fresh, setFresh] = useState(0);
   const columns = useMemo(customerColumns, []);
-  const filtered = query.search !== '' || Object.keys(query.filters).length > 0;
 
   useEvent('lead', (lead) => {
     const shown = list.data?.rows.some((r) => r.id === lead.id);
@@ -190,35 +189,15 @@ export function CustomersList() {
           {he.customers.newLeadsBanner(fresh)}
         </button>
       )}
-      <DataTable<Customer>
+      <ListTable<Customer>
         testId="customers-table"
         caption={he.customers.title}
         columns={columns}
-        rows={list.data?.rows ?? []}
-        total={list.data?.total ?? 0}
-        page={query.page}
-        perPage={query.per_page}
-        sort={query.sort}
-        order={query.order}
-        onSort={(sort, order) => set({ sort, order, page: 1 })}
-        onPage={(page) => set({ page })}
-        loading={list.loading}
-        error={list.error}
-        onRetry={list.reload}
-        rowId={(c) => String(c.id)}
+        list={list}
+        listQuery={{ query, set }}
         onRowClick={(c) => navigate(`/customers/${c.id}`)}
-        empty={
-          filtered ? (
-            <>
-              {he.customers.emptyFiltered}{' '}
-              <button type="button" className="btn btn-secondary" onClick={() => set({ search: '', filters: {}, page: 1 })}>
-                {he.common.clearFilters}
-              </button>
-            </>
-          ) : (
-            he.customers.empty
-          )
-        }
+        empty={he.customers.empty}
+        emptyFiltered={he.customers.emptyFiltered}
       />
     </section>
   );
